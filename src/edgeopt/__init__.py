@@ -1,0 +1,62 @@
+"""edgeopt: make trained PyTorch models small, fast and frugal for edge devices, and prove it.
+
+The curated public API. Each name here has a CLI twin (``edgeopt --help``). Names are imported
+lazily (PEP 562) so ``import edgeopt`` and ``edgeopt --help`` stay quick and a submodule can be
+used without importing every other one.
+
+Example:
+    >>> import edgeopt
+    >>> model = edgeopt.create_model("mobilenet_v1", num_classes=10, width_mult=0.25)
+    >>> cost = edgeopt.profile(model, input_size=(1, 3, 224, 224))
+    >>> cost.macs, cost.params
+    (14370840, 470072)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "EdgeoptError": "edgeopt.errors",
+    "create_model": "edgeopt.models",
+    "list_models": "edgeopt.models",
+    "load_model": "edgeopt.models",
+    "profile": "edgeopt.analysis",
+    "compare_conv": "edgeopt.analysis",
+    "ModelProfile": "edgeopt.analysis",
+    "DatasetSplits": "edgeopt.data",
+    "load_dataset": "edgeopt.data",
+    "list_datasets": "edgeopt.data",
+    "TrainConfig": "edgeopt.train",
+    "fit": "edgeopt.train",
+    "evaluate": "edgeopt.train",
+    "save_checkpoint": "edgeopt.checkpoint",
+    "load_checkpoint": "edgeopt.checkpoint",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'edgeopt' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # cache: later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
+    from edgeopt.analysis import ModelProfile, compare_conv, profile
+    from edgeopt.checkpoint import load_checkpoint, save_checkpoint
+    from edgeopt.data import DatasetSplits, list_datasets, load_dataset
+    from edgeopt.errors import EdgeoptError
+    from edgeopt.models import create_model, list_models, load_model
+    from edgeopt.train import TrainConfig, evaluate, fit
