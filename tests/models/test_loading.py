@@ -82,9 +82,9 @@ def test_weights_load_refuses_pickled_code(tmp_path):
 def test_weights_mismatch_names_keys_and_shapes(tmp_path):
     path = tmp_path / "w.pt"
     torch.save(create_model("simple_cnn", num_classes=7).state_dict(), path)
-    with pytest.raises(EdgeoptError, match=r"shape mismatches.*classifier.weight: model \(4, 64\) vs file \(7, 64\)"):
+    with pytest.raises(EdgeoptError, match=r"shape mismatches classifier.weight: \(7, 64\) given vs \(4, 64\) in the model"):
         load_model("simple_cnn", weights=path, num_classes=4)
-    with pytest.raises(EdgeoptError, match="missing .* keys"):
+    with pytest.raises(EdgeoptError, match="missing keys bias"):
         load_weights(nn.Linear(2, 2), {"weight": torch.zeros(2, 2)})
 
 

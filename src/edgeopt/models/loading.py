@@ -39,21 +39,32 @@ def load_model(source: str, *, weights: str | Path | None = None, **kwargs: Any)
     Raises:
         EdgeoptError: the source cannot be found or loaded, or the weights do not fit.
     """
-    model = _load_source(source, kwargs)
+    return load_model_with_metadata(source, weights=weights, **kwargs)[0]
+
+
+def load_model_with_metadata(
+    source: str, *, weights: str | Path | None = None, **kwargs: Any
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Like :func:`load_model`, also returning a checkpoint's metadata (empty for other sources).
+
+    The metadata of an edgeopt checkpoint records e.g. the dataset and ``input_size`` it was
+    trained with, which the CLI uses as defaults.
+    """
+    model, metadata = _load_source(source, kwargs)
     if weights is not None:
         load_weights(model, weights)
-    return model
+    return model, metadata
 
 
-def _load_source(source: str, kwargs: dict[str, Any]) -> nn.Module:
+def _load_source(source: str, kwargs: dict[str, Any]) -> tuple[nn.Module, dict[str, Any]]:
     if source in _REGISTRY:
-        return create_model(source, **kwargs)
+        return create_model(source, **kwargs), {}
     path = Path(source)
     if path.suffix in (".pt2", *CHECKPOINT_SUFFIXES) or "/" in source or path.exists():
         _reject_kwargs(source, kwargs)
         return _load_file(path)
     if _FACTORY_RE.match(source):
-        return _call_factory(source, kwargs)
+        return _call_factory(source, kwargs), {}
     get_entry(source)  # raises "unknown model" with close names
     raise AssertionError("unreachable")
 
@@ -66,15 +77,16 @@ def _reject_kwargs(source: str, kwargs: dict[str, Any]) -> None:
         )
 
 
-def _load_file(path: Path) -> nn.Module:
+def _load_file(path: Path) -> tuple[nn.Module, dict[str, Any]]:
     if not path.is_file():
         raise EdgeoptError(f"model file {str(path)!r} does not exist", hint="check the path")
     if path.suffix == ".pt2":
-        return _load_exported_program(path)
+        return _load_exported_program(path), {}
     if path.suffix in CHECKPOINT_SUFFIXES:
         from edgeopt.checkpoint import load_checkpoint
 
-        return load_checkpoint(path).model
+        checkpoint = load_checkpoint(path)
+        return checkpoint.model, dict(checkpoint.metadata)
     raise EdgeoptError(
         f"don't know how to load {str(path)!r}",
         hint="use a registry name, package.module:factory, a .pt2 program or an edgeopt checkpoint",
@@ -141,31 +153,50 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 def load_weights(model: nn.Module, weights: str | Path | dict[str, torch.Tensor]) -> nn.Module:
     """Load a state dict (a file or a dict) into ``model`` strictly, with a readable mismatch error."""
-    state = read_state_dict(weights) if not isinstance(weights, dict) else weights
-    check_state_dict_fits(model, state, source=str(weights) if not isinstance(weights, dict) else "state dict")
-    model.load_state_dict(state)
+    if isinstance(weights, dict):
+        load_state_checked(model, weights, source="the state dict")
+    else:
+        load_state_checked(model, read_state_dict(weights), source=f"weights {str(weights)!r}")
     return model
 
 
-def check_state_dict_fits(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Raise an EdgeoptError listing missing, unexpected and mis-shaped keys, if any."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
+_MAX_LISTED = 5  # keys named per kind in a mismatch error
+
+
+def load_state_checked(model: nn.Module, state: dict[str, Any], source: str) -> None:
+    """Load ``state`` strictly, naming missing, unexpected and mis-shaped keys if it doesn't fit.
+
+    Raises:
+        EdgeoptError: naming ``source`` and up to five keys of each kind of mismatch.
+    """
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
     shapes = [
-        f"{k}: model {tuple(own[k].shape)} vs file {tuple(state[k].shape)}"
-        for k in own
-        if k in state and own[k].shape != state[k].shape
+        f"{k}: {tuple(state[k].shape)} given vs {tuple(v.shape)} in the model"
+        for k, v in expected.items()
+        if k in state and isinstance(v, torch.Tensor) and isinstance(state[k], torch.Tensor)
+        and state[k].shape != v.shape
     ]
-    problems = []
-    if missing:
-        problems.append(f"missing {len(missing)} keys (e.g. {', '.join(missing[:3])})")
-    if unexpected:
-        problems.append(f"unexpected {len(unexpected)} keys (e.g. {', '.join(unexpected[:3])})")
-    if shapes:
-        problems.append(f"{len(shapes)} shape mismatches (e.g. {'; '.join(shapes[:2])})")
-    if problems:
-        raise EdgeoptError(
-            f"weights from {source} do not fit the model: " + "; ".join(problems),
-            hint="build the model with the same architecture options it was trained with",
-        )
+    problems = [
+        f"{label} {_some(items)}"
+        for label, items in (("missing keys", missing), ("unexpected keys", unexpected),
+                             ("shape mismatches", shapes))
+        if items
+    ]
+    if not problems:
+        try:
+            model.load_state_dict(state, strict=True)
+            return
+        except RuntimeError as err:  # e.g. a custom module's own _load_from_state_dict check
+            problems = [str(err).splitlines()[0]]
+    raise EdgeoptError(
+        f"{source} does not fit {type(model).__name__}: " + "; ".join(problems),
+        hint="build the model with the same name and arguments it was saved with",
+    )
+
+
+def _some(items: list[str]) -> str:
+    shown = ", ".join(items[:_MAX_LISTED])
+    more = len(items) - _MAX_LISTED
+    return f"{shown} (and {more} more)" if more > 0 else shown
