@@ -9,7 +9,7 @@ Example:
     >>> model = edgeopt.create_model("mobilenet_v1", num_classes=10, width_mult=0.25)
     >>> cost = edgeopt.profile(model, input_size=(1, 3, 224, 224))
     >>> cost.macs, cost.params
-    (14370840, 470072)
+    (41030272, 470072)
 """
 
 from __future__ import annotations

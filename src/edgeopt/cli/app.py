@@ -1,0 +1,50 @@
+"""The Typer application and the entry point that turns user errors into exit code 2."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from edgeopt.cli import demo_cmd, models_cmd, profile_cmd, train_cmd
+from edgeopt.cli.common import err_console
+from edgeopt.errors import EdgeoptError
+
+app = typer.Typer(
+    name="edgeopt",
+    help="Make trained PyTorch models small and fast for edge devices, and prove it with measurements.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks instead of one-line errors."),
+) -> None:
+    """edgeopt: profile, train and optimise models for edge devices."""
+
+
+app.command("models")(models_cmd.models)
+app.command("datasets")(models_cmd.datasets)
+app.command("profile")(profile_cmd.profile)
+app.command("train")(train_cmd.train)
+app.command("demo")(demo_cmd.demo)
+
+
+def main() -> None:
+    """Run the CLI; print user errors as one line (exit 2) unless ``--debug`` is given."""
+    debug = "--debug" in sys.argv[1:]
+    try:
+        app()
+    except EdgeoptError as exc:
+        if debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        if exc.hint:
+            err_console.print(f"  hint: {exc.hint}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,77 @@
+"""``edgeopt profile``: parameters, multiply-adds and activation memory, per layer and in total."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from edgeopt.cli.common import console, parse_input_size, parse_model_args, print_json
+from edgeopt.errors import EdgeoptError
+
+# The paper's worked example (Howard et al. 2017, section 3.1 / Table 3): a 14×14×512 map,
+# 3×3 kernels, 512 output channels.
+PAPER_LAYER = "512,512,3,14"
+
+
+def profile(
+    model: str = typer.Argument(
+        None, help="Registry name, package.module:factory, a .pt2 program or an edgeopt checkpoint."
+    ),
+    input_size: str = typer.Option(
+        None, "--input-size", "-i", help="C,H,W (or N,C,H,W). Default: the checkpoint's, else 3,224,224."
+    ),
+    model_arg: list[str] = typer.Option(
+        None, "--model-arg", "-a", help="Model option KEY=VALUE (repeatable), e.g. -a width_mult=0.5."
+    ),
+    weights: Path = typer.Option(None, "--weights", "-w", help="State dict (.pt/.safetensors) to load."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables."),
+    max_rows: int = typer.Option(60, "--max-rows", help="Rows of the per-layer table to show (0: all)."),
+    compare_conv: bool = typer.Option(
+        False, "--compare-conv", help="Compare a standard conv with a depthwise separable one (no MODEL)."
+    ),
+    layer: str = typer.Option(
+        PAPER_LAYER, "--layer", help="For --compare-conv: IN,OUT,KERNEL,SIZE[,STRIDE]."
+    ),
+) -> None:
+    """Profile a model: per-layer params, MACs (multiply-adds) and activation memory, and totals.
+
+    A MAC is one multiply plus one accumulate in a conv, linear or matmul (the MobileNet paper's
+    mult-adds); see docs/profiling.md. Peak activation memory is the largest sum of live tensors
+    over the execution order.
+    """
+    if compare_conv:
+        _compare(layer, as_json)
+        return
+    if model is None:
+        raise EdgeoptError("missing MODEL", hint="e.g. edgeopt profile mobilenet_v1, or --compare-conv")
+    from edgeopt.analysis import format_profile_table, profile as run_profile
+    from edgeopt.models.loading import load_model_with_metadata
+
+    net, metadata = load_model_with_metadata(model, weights=weights, **parse_model_args(model_arg))
+    # A checkpoint remembers the input size it was trained at; otherwise ImageNet's 3×224×224.
+    size = parse_input_size(input_size) if input_size else tuple(metadata.get("input_size", (1, 3, 224, 224)))
+    result = run_profile(net, input_size=size)
+    if as_json:
+        print_json({"model": model, **result.to_dict()})
+    else:
+        console.print(format_profile_table(result, max_rows=max_rows or None))
+
+
+def _compare(layer: str, as_json: bool) -> None:
+    from edgeopt.analysis import compare_conv, format_comparison_table
+
+    try:
+        dims = [int(v) for v in layer.split(",")]
+        if len(dims) not in (4, 5) or min(dims) <= 0:
+            raise ValueError
+    except ValueError:
+        raise EdgeoptError(
+            f"layer {layer!r} is not IN,OUT,KERNEL,SIZE[,STRIDE]", hint=f"e.g. --layer {PAPER_LAYER}"
+        ) from None
+    in_ch, out_ch, kernel, size, *rest = dims
+    result = compare_conv(in_ch, out_ch, kernel, size, size, stride=rest[0] if rest else 1)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        console.print(format_comparison_table(result))
