@@ -29,6 +29,9 @@ class LayerCost:
         flops_other: Non-MAC element-wise work (activations, norms, adds, pooling, bias adds).
         alias: True if the outputs share storage with an input (a view or an in-place op),
             so the row adds nothing to activation memory.
+        input_bytes: Bytes of the activations it reads (the model input or earlier rows'
+            outputs; parameters and buffers excluded), counted like ``activation_bytes``.
+            The roofline estimates in :mod:`edgeopt.devices` need it for memory traffic.
     """
 
     name: str
@@ -39,6 +42,7 @@ class LayerCost:
     activation_bytes: int
     flops_other: int = 0
     alias: bool = False
+    input_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form of the row."""

@@ -93,6 +93,16 @@ def _new_params(record: NodeRecord, by_name: dict[str, NodeRecord], seen: set[Pa
     return total
 
 
+def _input_bytes(record: NodeRecord, by_name: dict[str, NodeRecord],
+                 dtype_bytes: int | None) -> int:
+    """Bytes of the activations a row reads; get_attr inputs are parameters or buffers."""
+    total = 0
+    for node in record.node.all_input_nodes:
+        if node.op != "get_attr" and node.name in by_name:
+            total += sum(o.numel * (dtype_bytes or o.itemsize) for o in by_name[node.name].outputs)
+    return total
+
+
 def _step(record: NodeRecord, dtype_bytes: int | None) -> Step:
     """The node as liveness sees it: fresh output bytes, what it reads, what it aliases."""
     fresh = sum(o.numel * (dtype_bytes or o.itemsize)
@@ -137,7 +147,8 @@ def build_profile(model: nn.Module, records: list[NodeRecord], method: str,
             name, cost.op_type, shapes[0] if len(shapes) == 1 else tuple(shapes),
             _new_params(record, by_name, seen), cost.macs,
             sum(o.numel * (dtype_bytes or o.itemsize) for o in record.outputs),
-            cost.flops_other, alias=not any(record.fresh)))
+            cost.flops_other, alias=not any(record.fresh),
+            input_bytes=_input_bytes(record, by_name, dtype_bytes)))
     peak = peak_memory([_step(r, dtype_bytes) for r in records], _output_names(records))
     params = list(model.parameters())  # already unique: shared parameters appear once
     return ModelProfile(

@@ -1,0 +1,112 @@
+"""The device schema: one strictly validated pydantic model per catalog entry.
+
+Every figure carries a citation: ``sources`` maps each numeric field (``peak_gops.int8``,
+``ram_bytes``, ...) to where the number comes from. A source starts with ``derived:`` when the
+figure is computed from published ones (the derivation follows), ``assumed:`` when no vendor
+publishes it, and ``measured`` for figures timed on this machine (:func:`measure_host`).
+
+Example:
+    >>> Device.model_validate({
+    ...     "name": "my-board", "display_name": "My board", "category": "single-board",
+    ...     "peak_gops": {"fp32": 10.0}, "memory_bandwidth_gbs": 4.0, "ram_bytes": 2**30,
+    ...     "storage_bytes": None, "typical_power_w": 2.0,
+    ...     "sources": {"peak_gops.fp32": "derived: 4 cores x 1.25 GHz x 2",
+    ...                 "memory_bandwidth_gbs": "board datasheet", "ram_bytes": "board datasheet",
+    ...                 "typical_power_w": "board datasheet"}}).supported_precisions()
+    ('fp32',)
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PRECISIONS = ("fp32", "fp16", "int8")
+EDGE_CATEGORIES = ("microcontroller", "single-board", "embedded-gpu", "phone", "accelerator")
+CLOUD_CATEGORIES = ("cloud-gpu", "cloud-cpu")
+# "host" is this machine, measured by measure_host(); catalog entries use the seven above.
+CATEGORIES = (*EDGE_CATEGORIES, *CLOUD_CATEGORIES, "host")
+Category = Literal["microcontroller", "single-board", "embedded-gpu", "phone", "accelerator",
+                   "cloud-gpu", "cloud-cpu", "host"]
+
+Positive = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+# Fields that hold a figure and therefore need a citation in ``sources``.
+FIGURE_FIELDS = (*(f"peak_gops.{p}" for p in PRECISIONS), "memory_bandwidth_gbs", "ram_bytes",
+                 "storage_bytes", "typical_power_w")
+
+
+class PeakOps(BaseModel):
+    """Peak throughput in G(FL)OP/s per precision; ``None``: no native support, or unknown.
+
+    fp32 and fp16 are GFLOP/s, int8 is GOP/s, each as the vendor quotes peaks: one multiply-add
+    counts as two operations.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fp32: Positive | None = None
+    fp16: Positive | None = None
+    int8: Positive | None = None
+
+
+class Device(BaseModel):
+    """One target device. All figures are vendor-published, derived from such, or assumed.
+
+    Attributes:
+        name: Slug used on the command line (``raspberry-pi-4``).
+        display_name: Human-readable name with the configuration the figures are for.
+        category: One of :data:`CATEGORIES`.
+        peak_gops: Peak G(FL)OP/s per precision (see :class:`PeakOps`).
+        memory_bandwidth_gbs: Peak memory bandwidth in GB/s (10^9 bytes per second).
+        ram_bytes: Memory for weights and activations, in bytes.
+        storage_bytes: Storage for the model file (flash on microcontrollers); ``None`` when
+            the device has none of its own (the model lives on a host).
+        typical_power_w: Typical power while working, in watts; ``None`` if unknown.
+        notes: Anything a user should know when reading the figures.
+        sources: Citation per figure field (``"peak_gops.int8"``, ``"ram_bytes"``, ...).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    display_name: str = Field(min_length=1)
+    category: Category
+    peak_gops: PeakOps
+    memory_bandwidth_gbs: Positive
+    ram_bytes: PositiveInt
+    storage_bytes: PositiveInt | None
+    typical_power_w: Positive | None
+    notes: str = ""
+    sources: dict[str, str]
+
+    @model_validator(mode="after")
+    def _every_figure_is_cited(self) -> Device:
+        if not self.supported_precisions():
+            raise ValueError("peak_gops: give at least one of fp32, fp16, int8")
+        unknown = sorted(set(self.sources) - set(FIGURE_FIELDS))
+        if unknown:
+            raise ValueError(f"sources: unknown field {unknown[0]!r} (figure fields: "
+                             f"{', '.join(FIGURE_FIELDS)})")
+        for field in FIGURE_FIELDS:
+            if self.figure(field) is not None and not self.sources.get(field, "").strip():
+                raise ValueError(f"sources: no source for {field!r} (cite a datasheet, or "
+                                 "write 'derived: ...' / 'assumed: ...')")
+        return self
+
+    def figure(self, field: str) -> float | int | None:
+        """The value of a figure field by its dotted name (``"peak_gops.int8"``)."""
+        if field.startswith("peak_gops."):
+            return getattr(self.peak_gops, field.split(".", 1)[1])
+        return getattr(self, field)
+
+    def supported_precisions(self) -> tuple[str, ...]:
+        """Precisions with a peak figure, in the order fp32, fp16, int8."""
+        return tuple(p for p in PRECISIONS if getattr(self.peak_gops, p) is not None)
+
+    @property
+    def is_cloud(self) -> bool:
+        """True for datacenter devices (the chart colours them apart from edge devices)."""
+        return self.category in CLOUD_CATEGORIES
