@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 
+# Debian's Chromium for the report's browser test (no-op when present; needs root for apt).
+bash scripts/install_chromium.sh
+
 stamp=.venv/.edgeopt-setup
 want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then

@@ -20,3 +20,14 @@ def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path):
             raise RuntimeError("crash mid-write")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_written_file_has_the_usual_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = write_json_atomic(tmp_path / "r.json", {})
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644

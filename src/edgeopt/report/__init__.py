@@ -1,0 +1,68 @@
+"""Run results (the ``results.json`` schema), plots and the self-contained HTML report.
+
+Names are imported lazily (PEP 562): a pipeline step that only writes results imports the schema
+without paying for matplotlib.
+
+Example:
+    >>> from edgeopt.report import load_results, write_report
+    >>> results = load_results("runs/demo")          # validated RunResults
+    >>> write_report("runs/demo")                    # runs/demo/report.html
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "ArtifactResult": "edgeopt.report.schema",
+    "CandidateResult": "edgeopt.report.schema",
+    "DeviceFit": "edgeopt.report.schema",
+    "FitCheck": "edgeopt.report.schema",
+    "LatencyEstimate": "edgeopt.report.schema",
+    "Measurement": "edgeopt.report.schema",
+    "Metrics": "edgeopt.report.schema",
+    "RunResults": "edgeopt.report.schema",
+    "load_results": "edgeopt.report.store",
+    "save_results": "edgeopt.report.store",
+    "validate_results": "edgeopt.report.store",
+    "pareto_front": "edgeopt.report.pareto",
+    "SummaryRow": "edgeopt.report.summary",
+    "summary_rows": "edgeopt.report.summary",
+    "make_plots": "edgeopt.report.plots",
+    "render_html": "edgeopt.report.html",
+    "write_report": "edgeopt.report.html",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'edgeopt.report' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # cache: later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
+    from edgeopt.report.html import render_html, write_report
+    from edgeopt.report.pareto import pareto_front
+    from edgeopt.report.plots import make_plots
+    from edgeopt.report.schema import (
+        ArtifactResult,
+        CandidateResult,
+        DeviceFit,
+        FitCheck,
+        LatencyEstimate,
+        Measurement,
+        Metrics,
+        RunResults,
+    )
+    from edgeopt.report.store import load_results, save_results, validate_results
+    from edgeopt.report.summary import SummaryRow, summary_rows
