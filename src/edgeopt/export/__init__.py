@@ -1,0 +1,26 @@
+"""Exporters: one per artifact format, each checked against the eager model (parity).
+
+Example:
+    >>> from edgeopt import export
+    >>> art = export.onnx(model, torch.zeros(1, 1, 28, 28), "out/model.onnx")
+    >>> art.size_bytes, art.parity.max_abs_error
+    (857642, 2.1e-07)
+"""
+
+from edgeopt.export.artifact import Artifact
+from edgeopt.export.onnx import export_onnx
+from edgeopt.export.parity import ParityReport, check_parity, compare_outputs, parity_inputs
+
+# ``edgeopt.export.onnx(...)`` is the exporter function; the module is ``edgeopt.export.onnx``
+# in sys.modules (import names from it with ``from edgeopt.export.onnx import ...``).
+onnx = export_onnx
+
+__all__ = [
+    "Artifact",
+    "ParityReport",
+    "check_parity",
+    "compare_outputs",
+    "export_onnx",
+    "onnx",
+    "parity_inputs",
+]

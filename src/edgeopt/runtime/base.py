@@ -1,0 +1,186 @@
+"""The runner interface every runtime implements, and ``Measurement``, what a benchmark reports.
+
+A runner executes one artifact in one runtime. Accuracy and latency are always computed from the
+runner's own outputs, so the figures belong to the artifact as that runtime executes it, never
+to the eager model it came from (DESIGN.md, "Measured, not claimed").
+
+Example:
+    >>> runner = OnnxRuntimeRunner("model.onnx", threads=2)
+    >>> runner.run(np.zeros((1, 1, 28, 28), np.float32)).shape
+    (1, 10)
+    >>> runner.accuracy(splits.test), runner.time(batch).median_ms
+    (0.97, 0.41)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from edgeopt.errors import EdgeoptError
+from edgeopt.runtime.timing import LatencyStats, measure_latency
+
+
+@runtime_checkable
+class Runner(Protocol):
+    """What every runtime runner offers (see :class:`BaseRunner` for the shared implementation)."""
+
+    runtime: str
+    threads: int
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """Logits for a float32 N x C x H x W batch."""
+        ...
+
+    def accuracy(self, dataset: Dataset, batch_size: int = 256) -> float:
+        """Top-1 accuracy on a labelled dataset, from this runner's outputs."""
+        ...
+
+    def time(self, input: np.ndarray, warmup: int = 10, runs: int = 50) -> LatencyStats:
+        """Latency of :meth:`run` on ``input``."""
+        ...
+
+
+class BaseRunner(ABC):
+    """Shared :meth:`run`, :meth:`logits`, :meth:`accuracy` and :meth:`time` on top of ``_infer``.
+
+    Subclasses implement ``_infer`` (one bare call, nothing set up around it) and, if the runtime
+    needs settings applied around calls (thread counts, eval mode), ``_session``: it is entered
+    once per public call, so its cost never lands inside a timed run.
+    """
+
+    runtime: str = ""
+    threads: int = 1
+
+    @abstractmethod
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        """Run one batch; called inside :meth:`_session`."""
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[None]:
+        yield
+
+    def example_shape(self, batch_size: int = 1) -> tuple[int, ...] | None:
+        """The input shape (batch set to ``batch_size``) if the artifact records it, else None."""
+        return None
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """Logits for one batch (float32, N x C x H x W).
+
+        Example:
+            >>> runner.run(np.zeros((2, 1, 28, 28), np.float32)).shape
+            (2, 10)
+        """
+        with self._session():
+            return self._infer(_as_input(batch))
+
+    def logits(self, dataset: Dataset, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
+        """Logits for every sample of ``dataset`` in order, and its labels (None if it has none)."""
+        outputs: list[np.ndarray] = []
+        labels: list[np.ndarray] = []
+        with self._session():
+            for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+                inputs = batch[0] if isinstance(batch, (list, tuple)) else batch
+                outputs.append(self._infer(_as_input(inputs)))
+                if isinstance(batch, (list, tuple)) and len(batch) > 1:
+                    labels.append(np.asarray(batch[1]))
+        if not outputs:
+            raise EdgeoptError("the evaluation data is empty")
+        return np.concatenate(outputs), (np.concatenate(labels) if labels else None)
+
+    def accuracy(self, dataset: Dataset, batch_size: int = 256) -> float:
+        """Top-1 accuracy of this runner's outputs on a labelled dataset.
+
+        Example:
+            >>> OnnxRuntimeRunner("model.onnx").accuracy(load_dataset("digits").test)
+            0.97
+        """
+        outputs, labels = self.logits(dataset, batch_size)
+        if labels is None:
+            raise EdgeoptError("the evaluation data has no labels", hint="use logits() for outputs")
+        return float(np.mean(outputs.argmax(axis=-1) == labels))
+
+    def time(self, input: np.ndarray, warmup: int = 10, runs: int = 50) -> LatencyStats:
+        """Latency of one call on ``input``: ``warmup`` untimed calls, then ``runs`` timed ones.
+
+        Example:
+            >>> runner.time(np.zeros((1, 1, 28, 28), np.float32), runs=50).runs
+            50
+        """
+        batch = _as_input(input)
+        with self._session():
+            return measure_latency(lambda: self._infer(batch), warmup=warmup, runs=runs)
+
+
+def check_threads(threads: object) -> None:
+    """Raise :class:`EdgeoptError` unless ``threads`` is a positive integer."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise EdgeoptError(f"threads must be a positive integer, got {threads!r}", hint="e.g. --threads 2")
+
+
+def _as_input(batch: Any) -> np.ndarray:
+    """A contiguous float32 array (converted once, outside any timed loop)."""
+    if isinstance(batch, torch.Tensor):
+        batch = batch.detach().cpu().numpy()
+    return np.ascontiguousarray(batch, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What a benchmark measured on one artifact, in one runtime, on one machine.
+
+    Attributes:
+        runtime: ``"onnxruntime"``, ``"torch"``...
+        artifact: Path of the artifact file.
+        threads: Intra-op threads the runtime used.
+        batch_size: Batch size of the timed input.
+        latency_ms_median: Median latency (median of round medians when interleaved).
+        latency_ms_p90: 90th percentile latency.
+        latency_ms_min: Fastest run.
+        runs: Timed runs.
+        warmup: Untimed warm-up calls before timing.
+        accuracy: Top-1 accuracy of the artifact's own outputs on the test split, None without data.
+        peak_memory_bytes: Peak RSS of a fresh process that loads and runs the artifact once,
+            None if not measured.
+        size_bytes: Size of the artifact file.
+        format: The artifact's format.
+        latency_ms_spread: Min and max of the round medians.
+        baseline_memory_bytes: Peak RSS of the same process loading nothing (runtime imported).
+    """
+
+    runtime: str
+    artifact: str
+    threads: int
+    batch_size: int
+    latency_ms_median: float
+    latency_ms_p90: float
+    latency_ms_min: float
+    runs: int
+    warmup: int
+    accuracy: float | None
+    peak_memory_bytes: int | None
+    size_bytes: int
+    format: str = ""
+    latency_ms_spread: tuple[float, float] | None = None
+    baseline_memory_bytes: int | None = None
+
+    @property
+    def artifact_memory_bytes(self) -> int | None:
+        """Peak memory the artifact adds over the bare runtime (peak minus baseline)."""
+        if self.peak_memory_bytes is None or self.baseline_memory_bytes is None:
+            return None
+        return self.peak_memory_bytes - self.baseline_memory_bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-serialisable form (for results.json and ``--json``)."""
+        data = asdict(self)
+        data["latency_ms_spread"] = list(self.latency_ms_spread) if self.latency_ms_spread else None
+        data["artifact_memory_bytes"] = self.artifact_memory_bytes
+        return data

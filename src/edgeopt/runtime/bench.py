@@ -1,0 +1,167 @@
+"""Benchmark artifacts: latency (interleaved, probe-gated), accuracy and peak memory of each.
+
+Every figure is taken on the artifact in the runtime that executes it: accuracy from the
+runtime's own outputs on the test split, latency from timed runs of that runtime, memory from a
+fresh process that loads the file (DESIGN.md, "Measured, not claimed").
+
+Several artifacts are timed interleaved in rounds with speed probes (see
+:func:`~edgeopt.runtime.timing.interleaved_latency`), so their figures are comparable within one
+run; a single artifact goes through the same gated rounds.
+
+Example:
+    >>> rows = bench(["out/model.onnx", "runs/demo/model.pt"], data="mnist5k", threads=2)
+    >>> [(m.format, round(m.latency_ms_median, 2), m.accuracy) for m in rows]
+    [('onnx', 0.41, 0.962), ('torch', 1.12, 0.962)]
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from edgeopt.data import DatasetSplits, load_dataset
+from edgeopt.errors import EdgeoptError
+from edgeopt.export.artifact import Artifact
+from edgeopt.runtime.base import BaseRunner, Measurement, check_threads
+from edgeopt.runtime.memory import baseline_peak_memory, peak_memory_of_fresh_process
+from edgeopt.runtime.onnxruntime_runner import OnnxRuntimeRunner
+from edgeopt.runtime.timing import LatencyStats, interleaved_latency
+from edgeopt.runtime.torch_runner import TorchRunner
+
+DEFAULT_ROUNDS = 5
+
+
+def bench(
+    artifacts: Sequence[Artifact | str | os.PathLike[str]],
+    data: DatasetSplits | str | None = None,
+    threads: int = 2,
+    runs: int = 50,
+    warmup: int = 10,
+    memory: bool = True,
+    *,
+    batch_size: int = 1,
+    input_shape: Sequence[int] | None = None,
+    rounds: int = DEFAULT_ROUNDS,
+) -> list[Measurement]:
+    """Measure each artifact: latency, accuracy (with data) and peak memory (optional).
+
+    Args:
+        artifacts: :class:`Artifact` s or paths (``.onnx`` runs in ONNX Runtime; ``.pt``,
+            ``.safetensors`` checkpoints and ``.pt2`` programs in eager torch).
+        data: A dataset name or :class:`DatasetSplits`; accuracy is measured on its test split
+            and the timed input is its first test samples. None: no accuracy, random input.
+        threads: Intra-op threads for every runtime.
+        runs: Timed runs per artifact (spread over ``rounds`` rounds, so rounded up to a multiple).
+        warmup: Untimed calls per artifact before timing.
+        memory: Measure peak memory in fresh processes (a few seconds per artifact).
+        batch_size: Batch size of the timed input.
+        input_shape: Input shape (batch first) for artifacts that do not record one.
+        rounds: Interleaved rounds.
+
+    Returns:
+        One :class:`Measurement` per artifact, in the order given.
+
+    Raises:
+        EdgeoptError: a missing or unknown file, an unknown input shape, data that does not fit.
+    """
+    check_threads(threads)
+    if not artifacts:
+        raise EdgeoptError("no artifacts to benchmark", hint="pass one or more .onnx / .pt files")
+    splits = load_dataset(data) if isinstance(data, (str, os.PathLike)) else data
+    arts = [a if isinstance(a, Artifact) else Artifact.from_file(a) for a in artifacts]
+    runners = {f"{i}:{art.path}": open_runner(art, threads) for i, art in enumerate(arts)}
+    shapes = {name: _input_shape(art, runners[name], splits, batch_size, input_shape)
+              for name, art in zip(runners, arts)}
+    inputs = {name: _timing_input(shape, splits) for name, shape in shapes.items()}
+    accuracies = {name: _accuracy(runner, shapes[name], splits) for name, runner in runners.items()}
+    per_round = max(1, math.ceil(runs / rounds))
+    latencies = interleaved_latency(runners, inputs, rounds=rounds, runs_per_round=per_round, warmup=warmup)
+    return [
+        _measurement(art, runners[name], latencies[name], shapes[name], accuracies[name], warmup, memory)
+        for name, art in zip(runners, arts)
+    ]
+
+
+def open_runner(artifact: Artifact, threads: int = 2) -> BaseRunner:
+    """The runner for an artifact's format.
+
+    Example:
+        >>> open_runner(Artifact.from_file("model.onnx")).runtime
+        'onnxruntime'
+    """
+    if artifact.format == "onnx":
+        return OnnxRuntimeRunner(artifact.path, threads)
+    if artifact.format == "torch":
+        return TorchRunner.from_path(artifact.path, threads)
+    raise EdgeoptError(f"no runner for format {artifact.format!r} ({artifact.path})",
+                       hint="benchmark .onnx files or edgeopt checkpoints (.pt)")
+
+
+def _input_shape(
+    art: Artifact, runner: BaseRunner, splits: DatasetSplits | None, batch: int,
+    given: Sequence[int] | None,
+) -> tuple[int, ...]:
+    """Batch-``batch`` input shape: given, else the artifact's own, else the data's."""
+    if given is not None:
+        return (batch, *tuple(given)[1:])
+    known = runner.example_shape(batch)
+    if known is None and art.input_shape:
+        known = (batch, *art.input_shape[1:])
+    if known is None and splits is not None:
+        known = splits.input_shape(batch)
+    if known is None:
+        raise EdgeoptError(f"cannot tell the input shape of {str(art.path)!r}",
+                           hint="pass data (--data) or the input size (--input-size)")
+    return tuple(int(d) for d in known)
+
+
+def _timing_input(shape: tuple[int, ...], splits: DatasetSplits | None) -> np.ndarray:
+    """Real test samples when the data fits, else seeded noise (a CNN's latency ignores values)."""
+    if splits is not None:
+        x = splits.test.tensors[0]
+        if tuple(x.shape[1:]) == shape[1:] and len(x) >= shape[0]:
+            return x[: shape[0]].numpy().copy()
+    return np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+
+
+def _accuracy(runner: BaseRunner, shape: tuple[int, ...], splits: DatasetSplits | None) -> float | None:
+    if splits is None:
+        return None
+    sample = tuple(splits.test.tensors[0].shape[1:])
+    if sample != shape[1:]:
+        path = getattr(runner, "path", None)
+        raise EdgeoptError(
+            f"{str(path)!r} takes inputs of shape {shape[1:]} but dataset '{splits.name}' has {sample}",
+            hint="benchmark it on the data it was trained for",
+        )
+    return runner.accuracy(splits.test)
+
+
+def _measurement(
+    art: Artifact, runner: BaseRunner, latency: LatencyStats, shape: tuple[int, ...],
+    accuracy: float | None, warmup: int, memory: bool,
+) -> Measurement:
+    peak = baseline = None
+    if memory:
+        peak = peak_memory_of_fresh_process(art.path, runner.runtime, shape, runner.threads)
+        baseline = baseline_peak_memory(runner.runtime, shape, runner.threads)
+    return Measurement(
+        runtime=runner.runtime,
+        artifact=str(art.path),
+        threads=runner.threads,
+        batch_size=shape[0],
+        latency_ms_median=latency.median_ms,
+        latency_ms_p90=latency.p90_ms,
+        latency_ms_min=latency.min_ms,
+        runs=latency.runs,
+        warmup=warmup,
+        accuracy=accuracy,
+        peak_memory_bytes=peak,
+        size_bytes=art.size_bytes,
+        format=art.format,
+        latency_ms_spread=latency.spread_ms,
+        baseline_memory_bytes=baseline,
+    )
