@@ -14,8 +14,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from edgeopt.utils.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -36,27 +37,26 @@ _EXPORTS: dict[str, str] = {
     "evaluate": "edgeopt.train",
     "save_checkpoint": "edgeopt.checkpoint",
     "load_checkpoint": "edgeopt.checkpoint",
+    "get_device": "edgeopt.devices",
+    "check_fit": "edgeopt.devices",
+    "estimate_latency": "edgeopt.devices",
+    "estimate_energy": "edgeopt.devices",
+    "load_results": "edgeopt.report",
+    "write_report": "edgeopt.report",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'edgeopt' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value  # cache: later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
     from edgeopt.analysis import ModelProfile, compare_conv, profile
     from edgeopt.checkpoint import load_checkpoint, save_checkpoint
     from edgeopt.data import DatasetSplits, list_datasets, load_dataset
+    from edgeopt.devices import check_fit, estimate_energy, estimate_latency, get_device
     from edgeopt.errors import EdgeoptError
     from edgeopt.models import create_model, list_models, load_model
+    from edgeopt.report import load_results, write_report
     from edgeopt.train import TrainConfig, evaluate, fit
