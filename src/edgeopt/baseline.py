@@ -21,7 +21,7 @@ from edgeopt.checkpoint import save_checkpoint
 from edgeopt.data import DatasetSplits, load_dataset
 from edgeopt.models import create_model, list_models, load_model
 from edgeopt.models.registry import get_entry
-from edgeopt.train import TrainConfig, TrainResult, evaluate, fit
+from edgeopt.train import TrainConfig, TrainResult, evaluate, fit, seed_everything
 from edgeopt.utils import write_json_atomic
 
 
@@ -73,9 +73,10 @@ def train_baseline(
     """
     data = data_source if isinstance(data_source, DatasetSplits) else load_dataset(data_source)
     kwargs = infer_model_kwargs(model_source, data, model_kwargs or {})
+    config = config or TrainConfig()
+    seed_everything(config.seed)  # the initial weights too, so a run is repeatable
     model = load_model(model_source, **kwargs)
     data.check_model_input(kwargs.get("in_chans", data.in_chans), kwargs.get("num_classes"))
-    config = config or TrainConfig()
     history = fit(model, data.train, data.val, config)
     test = evaluate(model, data.test)
     out = Path(out_dir)

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from edgeopt.cli import demo_cmd, devices_cmd, models_cmd, profile_cmd, report_cmd, train_cmd
+from edgeopt.cli import bench_cmd, demo_cmd, devices_cmd, models_cmd, profile_cmd, report_cmd, train_cmd
 from edgeopt.cli.common import err_console
 from edgeopt.errors import EdgeoptError
 
@@ -30,6 +30,8 @@ app.command("models")(models_cmd.models)
 app.command("datasets")(models_cmd.datasets)
 app.command("profile")(profile_cmd.profile)
 app.command("train")(train_cmd.train)
+app.command("export")(bench_cmd.export)
+app.command("bench")(bench_cmd.bench)
 app.command("devices")(devices_cmd.devices)
 app.command("fit")(devices_cmd.fit)
 app.command("report")(report_cmd.report)
