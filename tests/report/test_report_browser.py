@@ -81,8 +81,12 @@ def test_real_tiny_demo_report_in_chromium(browser, tmp_path, monkeypatch):
     edgeopt.demo.run_demo(run, epochs=1)
     results = load_results(run)
     baseline = results.candidates[0]
-    text = _check_page(browser, write_report(run), expected_images=2)  # size and layer plots
+    # size, latency and layer plots, and the resource chart
+    text = _check_page(browser, write_report(run), expected_images=4)
+    (artifact,) = baseline.artifacts
     assert fmt_pct(baseline.metrics.test_accuracy) in text
-    assert fmt_bytes(baseline.metrics.checkpoint_bytes) in text
-    assert "no target device was set" in text
+    assert fmt_bytes(artifact.size_bytes) in text  # the exported ONNX file, measured
+    assert fmt_pct(artifact.measurements[0].accuracy) in text
+    assert "raspberry-pi-4" in text
+    assert "estimate" in text.lower()
     _check_screenshot(browser, "report_demo.png")
