@@ -9,22 +9,22 @@ _COUNT_UNITS = (("G", 1e9), ("M", 1e6), ("k", 1e3))
 
 def fmt_bytes(n: float | None) -> str:
     """``3293736`` → ``'3.29 MB'``; ``None`` → ``'—'``."""
-    if n is None:
-        return "—"
-    for unit, scale in _BYTE_UNITS:
-        if abs(n) >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{n:.0f} B"
+    return _scaled(n, _BYTE_UNITS, " ", "B")
 
 
 def fmt_count(n: float | None) -> str:
     """``10865216`` → ``'10.9M'``; ``None`` → ``'—'``."""
+    return _scaled(n, _COUNT_UNITS, "", "")
+
+
+def _scaled(n: float | None, units: tuple[tuple[str, float], ...], sep: str, base_unit: str) -> str:
+    """Three significant digits in the largest unit that ``n`` reaches; whole numbers below."""
     if n is None:
         return "—"
-    for unit, scale in _COUNT_UNITS:
+    for unit, scale in units:
         if abs(n) >= scale:
-            return f"{n / scale:.3g}{unit}"
-    return f"{n:.0f}"
+            return f"{n / scale:.3g}{sep}{unit}"
+    return f"{n:.0f}{sep}{base_unit}".rstrip()
 
 
 def fmt_pct(fraction: float | None) -> str:
