@@ -31,6 +31,7 @@ def test_simple_cnn_export_matches_eager_on_real_data(cnn_artifact, trained_cnn,
     assert agree >= 0.99
 
 
+@pytest.mark.slow
 def test_mobilenet_v1_export_matches_eager(calibrated_mobilenet, mnist_small, tmp_path):
     model = calibrated_mobilenet
     art = export.onnx(model, torch.zeros(1, 1, 28, 28), tmp_path / "mv1.onnx",

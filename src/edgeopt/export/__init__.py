@@ -11,8 +11,9 @@ from edgeopt.export.artifact import Artifact
 from edgeopt.export.onnx import export_onnx
 from edgeopt.export.parity import ParityReport, check_parity, compare_outputs, parity_inputs
 
-# ``edgeopt.export.onnx(...)`` is the exporter function; the module is ``edgeopt.export.onnx``
-# in sys.modules (import names from it with ``from edgeopt.export.onnx import ...``).
+# ``edgeopt.export.onnx(...)`` is the exporter function, which shadows the submodule of the same
+# name as an attribute: ``import edgeopt.export.onnx as m`` binds the function too. To reach the
+# module's other names, use ``from edgeopt.export.onnx import export_error`` (or sys.modules).
 onnx = export_onnx
 
 __all__ = [
