@@ -27,6 +27,7 @@ from edgeopt.analysis.rows import build_profile, node_label
 from edgeopt.analysis.tracing import (NodeFailed, NodeRecord, locate_eager_failure, record_run,
                                       trace_export, trace_fx)
 from edgeopt.errors import EdgeoptError
+from edgeopt.utils.modes import preserve_modes
 
 _METHODS = ("auto", "fx", "export")
 
@@ -102,13 +103,9 @@ def _example_inputs(model: nn.Module, input_size: Sequence[int],
 @contextlib.contextmanager
 def _eval_mode(model: nn.Module) -> Iterator[None]:
     """Eval mode inside; every submodule gets its own previous mode back after."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
+    with preserve_modes(model):
+        model.eval()
         yield
-    finally:
-        for module, training in modes:
-            module.training = training
 
 
 @contextlib.contextmanager

@@ -37,7 +37,7 @@ from edgeopt.errors import EdgeoptError
 from edgeopt.export.artifact import Artifact
 from edgeopt.export.parity import check_parity, parity_inputs
 from edgeopt.train.checks import _diagnose
-from edgeopt.train.runtime import _preserve_modes
+from edgeopt.utils.modes import preserve_modes
 from edgeopt.utils import atomic_path
 
 MIN_OPSET = 18  # the lowest opset torch 2.13's dynamo exporter implements
@@ -134,7 +134,7 @@ def _check_arguments(model: Any, example_input: Any, opset: Any) -> None:
 
 def _require_runnable(model: nn.Module, example: Tensor) -> None:
     """Fail with a readable error if the model cannot run on the example at all."""
-    with _preserve_modes(model), torch.inference_mode():
+    with preserve_modes(model), torch.inference_mode():
         model.eval()
         try:
             model(example)
@@ -144,7 +144,7 @@ def _require_runnable(model: nn.Module, example: Tensor) -> None:
 
 def _export_program(model: nn.Module, example: Tensor, opset: int) -> Any:
     """Capture and translate the model; returns a ``torch.onnx.ONNXProgram``."""
-    with _preserve_modes(model), _quiet():
+    with preserve_modes(model), _quiet():
         model.eval()
         try:
             return torch.onnx.export(

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from edgeopt.errors import EdgeoptError
-from edgeopt.train.runtime import _preserve_modes
+from edgeopt.utils.modes import preserve_modes
 
 if TYPE_CHECKING:
     from edgeopt.runtime.base import Runner
@@ -135,7 +135,7 @@ def check_parity(
     Raises:
         EdgeoptError: the outputs differ beyond tolerance; the message carries the figures.
     """
-    with _preserve_modes(model), torch.inference_mode():
+    with preserve_modes(model), torch.inference_mode():
         model.eval()
         references = [model(x).detach().cpu().numpy() for x in inputs]
     candidates = [runner.run(x.numpy()) for x in inputs]

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from edgeopt.runtime.base import BaseRunner, check_threads
-from edgeopt.train.runtime import _preserve_modes
+from edgeopt.utils.modes import preserve_modes
 
 
 class TorchRunner(BaseRunner):
@@ -72,7 +72,7 @@ class TorchRunner(BaseRunner):
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[None]:
-        with scoped_threads(self.threads), _preserve_modes(self.model), torch.inference_mode():
+        with scoped_threads(self.threads), preserve_modes(self.model), torch.inference_mode():
             self.model.eval()
             yield
 

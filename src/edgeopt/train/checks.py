@@ -8,7 +8,7 @@ from torch.nn.modules.conv import _ConvNd
 from torch.utils.data import Dataset
 
 from edgeopt.errors import EdgeoptError
-from edgeopt.train.runtime import _preserve_modes
+from edgeopt.utils.modes import preserve_modes
 
 
 def _require_nonempty(data: Dataset, what: str) -> None:
@@ -59,7 +59,7 @@ def _diagnose(
         )
     if targets is not None:
         try:  # the forward may work and the loss fail on a label the logits don't cover
-            with _preserve_modes(model), torch.no_grad():
+            with preserve_modes(model), torch.no_grad():
                 model.eval()
                 num_classes = model(inputs[:2]).shape[-1]
         except RuntimeError:

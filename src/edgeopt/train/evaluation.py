@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from edgeopt.errors import EdgeoptError
 from edgeopt.train.checks import _check_labels, _diagnose, _require_nonempty
-from edgeopt.train.runtime import _device_of, _preserve_modes
+from edgeopt.utils.modes import device_of, preserve_modes
 
 __all__ = ["EvalResult", "evaluate", "predict"]
 
@@ -73,10 +73,10 @@ def _infer(
         data = TensorDataset(data)
     _require_nonempty(data, "evaluation")
     loader = DataLoader(data, batch_size=batch_size, shuffle=False)
-    device = _device_of(model)
+    device = device_of(model)
     chunks: list[Tensor] = []
     labels: list[Tensor] = []
-    with _preserve_modes(model), torch.inference_mode():
+    with preserve_modes(model), torch.inference_mode():
         model.eval()
         for batch in loader:
             # Datasets yield (input, label) pairs, (input,) from TensorDataset(x), or bare inputs.

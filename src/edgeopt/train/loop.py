@@ -20,7 +20,7 @@ from edgeopt.train.config import TrainConfig
 from edgeopt.train.evaluation import evaluate
 from edgeopt.train.losses import LossFn, cross_entropy_loss
 from edgeopt.train.progress import _format_row, _ProgressBar, _val_text
-from edgeopt.train.runtime import _device_of, _preserve_modes
+from edgeopt.utils.modes import device_of, preserve_modes
 from edgeopt.train.seeding import seed_everything
 
 __all__ = ["StepCallback", "TrainResult", "fit"]
@@ -89,7 +89,7 @@ def fit(
     best: dict[str, Any] | None = None  # the history row of the best validation epoch
     best_state: dict[str, Any] = {}
     start = time.perf_counter()
-    with _preserve_modes(model), _ProgressBar(cfg.progress, trainer.total) as bar:
+    with preserve_modes(model), _ProgressBar(cfg.progress, trainer.total) as bar:
         model.train()
         for epoch in range(1, cfg.epochs + 1):
             epoch_start = time.perf_counter()
@@ -139,7 +139,7 @@ class _Trainer:
     def run_epoch(self, loader: DataLoader, report: Callable[[float], None]) -> dict[str, Any]:
         """Train over ``loader`` (or until ``total`` steps); return mean loss, accuracy, lr."""
         loss_sum, correct, seen, lr = 0.0, 0, 0, self.lr_at(self.steps)
-        for inputs, targets in _batches(loader, _device_of(self.model)):
+        for inputs, targets in _batches(loader, device_of(self.model)):
             lr = self.lr_at(self.steps)
             loss, n_correct = self.step(inputs, targets, lr)
             loss_sum += loss * len(targets)
