@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-time setup on a fresh machine: a .venv with the CPU build of torch 2.13.0, then edgeopt
-# with its dev extras. Safe to rerun: it skips the work when pyproject.toml and this script are
+# with its dev and executorch extras. Safe to rerun: it skips the work when pyproject.toml and this script are
 # unchanged since the last successful run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,6 @@ pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
 pip install --upgrade pip
 # Pin torch first: an unpinned torch pulls a multi-GB CUDA build; 2.13.0 is a CPU wheel here.
 pip install torch==2.13.0
-pip install -e ".[dev]"
+pip install -e ".[dev,executorch]"
 echo "$want" > "$stamp"
 echo "setup: .venv ready ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"
