@@ -1,0 +1,41 @@
+"""Pruning: unstructured magnitude masks with schedules, and structured channel pruning that
+rebuilds smaller layers.
+
+Unstructured pruning zeroes individual weights: the file compresses, but a dense runtime does not
+run it faster. Structured pruning removes whole channels and rebuilds ``Conv2d``/``BatchNorm2d``/
+``Linear`` modules, so the model is physically smaller and faster everywhere.
+
+Names are imported lazily (PEP 562).
+
+Example:
+    >>> from edgeopt import prune
+    >>> sparse = prune.magnitude(model, sparsity=0.8, scope="global")    # masked copy
+    >>> prune.sparsity_report(sparse).total_sparsity
+    0.8
+    >>> small = prune.structured(model, 0.5, torch.zeros(1, 1, 28, 28), importance="l1")
+"""
+
+from __future__ import annotations
+
+from edgeopt.utils.lazy import lazy_exports
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # unstructured
+    "magnitude": "edgeopt.prune.magnitude",
+    "finalize": "edgeopt.prune.magnitude",
+    "polynomial_sparsity": "edgeopt.prune.schedule",
+    "gradual_magnitude": "edgeopt.prune.schedule",
+    "SparsityReport": "edgeopt.prune.sparsity",
+    "sparsity_report": "edgeopt.prune.sparsity",
+    # structured
+    "structured": "edgeopt.prune.structured",
+    "channel_groups": "edgeopt.prune.graph",
+    "ChannelGroup": "edgeopt.prune.graph",
+    "channel_importance": "edgeopt.prune.importance",
+    "IMPORTANCE_CRITERIA": "edgeopt.prune.importance",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -1,0 +1,36 @@
+"""int8 quantization: post-training (static, dynamic), quantization-aware training, per-layer
+sensitivity with float fallback. Built on ONNX Runtime's quantization tools (the ONNX path) and
+PT2E with the XNNPACK quantizer (the ExecuTorch path). Every accuracy it reports for an int8
+model is measured on the exported artifact in its runtime.
+
+Names are imported lazily (PEP 562).
+
+Example:
+    >>> from edgeopt import quantize
+    >>> result = quantize.ptq(model, calib, backend="onnxruntime", path="out/model.int8.onnx",
+    ...                       eval_data=splits.test)
+    >>> result.artifact.size_bytes, result.accuracy_drop
+"""
+
+from __future__ import annotations
+
+from edgeopt.utils.lazy import lazy_exports
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "QuantizationResult": "edgeopt.quantize.result",
+    "ptq": "edgeopt.quantize.api",
+    "BACKENDS": "edgeopt.quantize.api",
+    "CALIBRATION_METHODS": "edgeopt.quantize.calibration",
+    "quantize_onnx_static": "edgeopt.quantize.onnx_static",
+    "dynamic": "edgeopt.quantize.dynamic",
+    "sensitivity": "edgeopt.quantize.sensitivity",
+    "SensitivityReport": "edgeopt.quantize.sensitivity",
+    "quantize_pt2e": "edgeopt.quantize.pt2e",
+    "ptq_executorch": "edgeopt.quantize.pt2e",
+    "qat": "edgeopt.quantize.qat",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
