@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "sparsity_report": "edgeopt.prune.sparsity",
     # structured
     "structured": "edgeopt.prune.structured",
+    "iterative_structured": "edgeopt.prune.iterative",
     "channel_groups": "edgeopt.prune.graph",
     "ChannelGroup": "edgeopt.prune.graph",
     "channel_importance": "edgeopt.prune.importance",
