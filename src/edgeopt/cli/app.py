@@ -7,6 +7,7 @@ import sys
 import typer
 
 from edgeopt.cli import bench_cmd, demo_cmd, devices_cmd, distill_cmd, models_cmd, profile_cmd, report_cmd, train_cmd
+from edgeopt.cli import fuse_cmd
 from edgeopt.cli.common import err_console
 from edgeopt.errors import EdgeoptError
 
@@ -37,6 +38,7 @@ app.command("fit")(devices_cmd.fit)
 app.command("report")(report_cmd.report)
 app.command("demo")(demo_cmd.demo)
 app.command("distill")(distill_cmd.distill)
+app.command("fuse")(fuse_cmd.fuse)
 
 
 def main() -> None:
