@@ -1,0 +1,168 @@
+"""The run directory: where a run keeps its recipe, its finished steps and its state.
+
+.. code-block:: text
+
+    RUN_DIR/
+      recipe.yaml          the recipe actually used (resolved paths, every default written out)
+      run.json             hashes of the recipe and of each step, status, the error of a failed step
+      results.json         every candidate so far (edgeopt.report schema), rewritten after each step
+      report.html          written when the run finishes
+      steps/00_baseline/   model.pt, step.json
+      steps/NN_type/       model.pt (a new candidate), artifacts, step.json
+
+A step is finished when its ``step.json`` exists: it is written (atomically) last. A step
+directory without one is what an interruption left and is cleared before the step reruns.
+
+Example:
+    >>> run = RunDir("runs/tiny")
+    >>> finished = run.prepare(recipe, resume=True)    # records of steps that will not rerun
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from edgeopt.errors import EdgeoptError
+from edgeopt.pipeline.hashing import config_diff, config_hash
+from edgeopt.pipeline.recipe import Recipe
+from edgeopt.utils import atomic_path, write_json_atomic
+
+RECIPE_FILE = "recipe.yaml"
+STATE_FILE = "run.json"
+STEP_FILE = "step.json"
+STEPS_DIR = "steps"
+
+
+class RunDir:
+    """Paths and bookkeeping of one run directory."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def step_dir(self, index: int, step_type: str) -> Path:
+        """``steps/NN_type`` (index 0 is the baseline)."""
+        return self.root / STEPS_DIR / f"{index:02d}_{step_type}"
+
+    def prepare(self, recipe: Recipe, *, resume: bool = False, force: bool = False) -> list[dict[str, Any]]:
+        """Check the directory against the options and the recipe; return the finished steps.
+
+        Without ``resume`` the directory must not exist (or be empty), or ``force`` clears a
+        previous run in it. With ``resume`` every finished step must be unchanged in ``recipe``.
+
+        Raises:
+            EdgeoptError: The directory exists (no --resume/--force), is not a run directory,
+                or a finished step differs from ``recipe`` (the message names the step).
+        """
+        exists = self.root.exists() and any(self.root.iterdir())
+        if exists and not resume:
+            if not force:
+                raise EdgeoptError(f"run directory {str(self.root)!r} already exists",
+                                   hint="continue it with --resume, replace it with --force, or pick another -o")
+            self._clear()
+        finished: list[dict[str, Any]] = []
+        if resume and exists:
+            finished = self._check_resume(recipe)
+        elif resume:
+            raise EdgeoptError(f"nothing to resume: {str(self.root)!r} holds no run",
+                               hint="run without --resume to start it")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.save_recipe(recipe)
+        return finished
+
+    def save_recipe(self, recipe: Recipe) -> None:
+        """Write the resolved recipe (every default filled in) beside the results."""
+        text = yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+        with atomic_path(self.root / RECIPE_FILE) as tmp:
+            tmp.write_text("# The recipe this run used, with every default filled in.\n" + text, encoding="utf-8")
+
+    def write_state(self, recipe: Recipe, status: str, **extra: Any) -> None:
+        """Record the hashes and the run's status (``running``, ``failed``, ``interrupted``, ``done``)."""
+        write_json_atomic(self.root / STATE_FILE, {
+            "format": "edgeopt-run", "version": 1, "status": status, "updated": _now(),
+            "recipe_hash": config_hash(recipe.model_dump(mode="json")),
+            "header_hash": config_hash(recipe.header()),
+            "steps": [{"index": i, "name": s.name, "type": s.type, "hash": step_hash(s)}
+                      for i, s in enumerate(recipe.steps, start=1)],
+            **extra,
+        })
+
+    def begin_step(self, index: int, step_type: str) -> Path:
+        """An empty directory for a step about to run (what an interrupted attempt left is removed)."""
+        path = self.step_dir(index, step_type)
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True)
+        return path
+
+    def finish_step(self, index: int, step_type: str, record: dict[str, Any]) -> None:
+        """Mark a step finished by writing its ``step.json`` (atomically, last)."""
+        write_json_atomic(self.step_dir(index, step_type) / STEP_FILE, {**record, "finished": _now()})
+
+    def finished_records(self) -> list[dict[str, Any]]:
+        """``step.json`` of each finished step, in order, stopping at the first unfinished one."""
+        records = []
+        paths = (self.root / STEPS_DIR).glob(f"*/{STEP_FILE}")
+        for path in sorted(paths, key=lambda p: int(p.parent.name.split("_")[0])):
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if record.get("index") != len(records):
+                break
+            records.append(record)
+        return records
+
+    def _check_resume(self, recipe: Recipe) -> list[dict[str, Any]]:
+        if not (self.root / STATE_FILE).is_file():
+            raise EdgeoptError(f"{str(self.root)!r} is not an edgeopt run directory (no {STATE_FILE})",
+                               hint="pass the -o folder of an earlier `edgeopt run`")
+        records = self.finished_records()
+        if records:
+            _check_same(records[0], "baseline", recipe.header(), config_hash(recipe.header()),
+                        "the model, train or data section")
+        for record in records[1:]:
+            index = record["index"]
+            if index > len(recipe.steps):
+                raise EdgeoptError(
+                    f"step {index} ({record['type']}) finished in this run but the recipe no longer has it",
+                    hint="resume with the recipe the run used (RUN_DIR/recipe.yaml) or start a new run")
+            step = recipe.steps[index - 1]
+            _check_same(record, step.type, step_config(step), step_hash(step),
+                        f"step {index} ({record['type']} {record['name']!r})")
+        return records
+
+    def _clear(self) -> None:
+        looks_like_run = (self.root / STATE_FILE).is_file() or (self.root / RECIPE_FILE).is_file()
+        if not looks_like_run:
+            raise EdgeoptError(f"{str(self.root)!r} is not empty and not an edgeopt run directory; "
+                               "refusing to delete it with --force", hint="pick another -o")
+        shutil.rmtree(self.root)
+
+
+def step_config(step: Any) -> dict[str, Any]:
+    """A step's options as plain JSON data."""
+    return step.model_dump(mode="json")
+
+
+def step_hash(step: Any) -> str:
+    """Fingerprint of a step's options."""
+    return config_hash(step_config(step))
+
+
+def _check_same(record: dict[str, Any], step_type: str, config: dict[str, Any], digest: str, what: str) -> None:
+    if record["type"] == step_type and record["hash"] == digest:
+        return
+    changes = (config_diff(record["config"], config) if record["type"] == step_type
+               else [f"type: {record['type']} -> {step_type}"])
+    shown = "; ".join(changes[:4]) + (f" (and {len(changes) - 4} more)" if len(changes) > 4 else "")
+    raise EdgeoptError(
+        f"cannot resume: {what} changed since it ran ({shown or 'options differ'})",
+        hint="resume with the recipe the run used (RUN_DIR/recipe.yaml), or start afresh with --force or a new -o",
+    )
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")

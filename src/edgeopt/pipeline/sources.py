@@ -1,0 +1,110 @@
+"""Where a recipe's model and data come from: ``model:`` and ``data:`` (and a train step's ``model:``).
+
+Both accept a short form (a plain string) and a long form (a mapping):
+
+.. code-block:: yaml
+
+    model: mobilenet_v1                    # registry name, pkg.module:factory, .pt/.safetensors, .pt2
+    model: {source: mobilenet_v1, kwargs: {width_mult: 0.5, stem_stride: 1}}
+    data: mnist5k
+    data: {name: mnist5k, limit: 1000, seed: 0}
+
+Example:
+    >>> ModelSource.model_validate("simple_cnn").source
+    'simple_cnn'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from torch import nn
+
+from edgeopt.data import DatasetSplits
+
+# Suffixes that make a model source a file (edgeopt.models.load_model reads these).
+MODEL_FILE_SUFFIXES = (".pt", ".pth", ".safetensors", ".pt2")
+
+
+class ModelSource(BaseModel):
+    """A model to build or load, as ``edgeopt.models.load_model`` understands it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(min_length=1, description="registry name, pkg.module:factory, or a model file")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="options of the factory")
+    weights: str | None = Field(default=None, description="state dict file loaded into a built model")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        return {"source": value} if isinstance(value, str) else value
+
+    def is_file(self) -> bool:
+        """True when the source names a file (a checkpoint or ``.pt2``) rather than a factory."""
+        return self.source.endswith(MODEL_FILE_SUFFIXES) or "/" in self.source
+
+    def resolved(self, base_dir: Path) -> ModelSource:
+        """A copy whose relative file paths are made absolute against ``base_dir``."""
+        update: dict[str, Any] = {}
+        if self.is_file():
+            update["source"] = _absolute(self.source, base_dir)
+        if self.weights:
+            update["weights"] = _absolute(self.weights, base_dir)
+        return self.model_copy(update=update)
+
+    def build(self, data: DatasetSplits) -> tuple[nn.Module, dict[str, Any]]:
+        """Build/load the model; return it and the kwargs used (``num_classes``/``in_chans`` filled).
+
+        Raises:
+            EdgeoptError: unknown source, missing file, weights or data that do not fit.
+        """
+        from edgeopt.baseline import infer_model_kwargs
+        from edgeopt.models import load_model
+
+        kwargs = {} if self.is_file() else infer_model_kwargs(self.source, data, self.kwargs)
+        return load_model(self.source, weights=self.weights, **kwargs), kwargs
+
+    def info(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The ``model`` entry of results.json: how to rebuild this model's architecture."""
+        return {"name": self.source, "kwargs": dict(kwargs)}
+
+
+class DataSource(BaseModel):
+    """A dataset and how to split it, as ``edgeopt.data.load_dataset`` takes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="builtin name (digits, mnist5k) or a path")
+    limit: int | None = Field(default=None, ge=1)
+    seed: int = 0
+    val_fraction: float = Field(default=0.1, ge=0, lt=1)
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    image_size: tuple[int, int] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    def resolved(self, base_dir: Path) -> DataSource:
+        """A copy whose relative path (if the name is a path) is made absolute."""
+        from edgeopt.data import list_datasets
+
+        if self.name in list_datasets():
+            return self
+        return self.model_copy(update={"name": _absolute(self.name, base_dir)})
+
+    def load(self) -> DatasetSplits:
+        """Load and split the data (see :func:`edgeopt.data.load_dataset`)."""
+        from edgeopt.data import load_dataset
+
+        return load_dataset(self.name, val_fraction=self.val_fraction, test_fraction=self.test_fraction,
+                            seed=self.seed, image_size=self.image_size, limit=self.limit)
+
+
+def _absolute(path: str, base_dir: Path) -> str:
+    p = Path(path).expanduser()
+    return str(p if p.is_absolute() else (base_dir / p).resolve())
