@@ -102,7 +102,7 @@ def parse_recipe(text: str, source: str = "<recipe>") -> Recipe:
     try:
         return Recipe.model_validate({**data, "steps": named})
     except ValidationError as exc:
-        err = exc.errors()[0]
+        err = first_error(exc)
         path = tuple(err["loc"])
         raise _error(source, lines, path, describe_error(err, Recipe, path)) from None
 
@@ -131,7 +131,7 @@ def parse_step(item: Mapping[str, Any], number: int) -> StepConfig:
     try:
         return cls.model_validate(dict(item))
     except ValidationError as exc:
-        err = exc.errors()[0]
+        err = first_error(exc)
         loc = tuple(err["loc"])
         raise StepError(f"step {number} ({step_type}), {describe_error(err, cls, loc)}", loc=loc) from None
 
@@ -167,6 +167,12 @@ def reference_problems(steps: list[StepConfig]) -> list[tuple[int, str, str]]:
         if step.makes_candidate:
             known.append(step.name or step.type)
     return problems
+
+
+def first_error(exc: ValidationError) -> Any:
+    """The error to report: an unknown key first (a misspelt key also makes a field missing)."""
+    errors = exc.errors()
+    return next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
 
 
 def describe_error(err: Mapping[str, Any], model: type[BaseModel], loc: tuple[Any, ...]) -> str:

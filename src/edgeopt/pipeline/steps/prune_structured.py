@@ -21,13 +21,15 @@ from edgeopt.pipeline.context import StepContext, StepOutput
 from edgeopt.pipeline.registry import StepConfig, register_step
 from edgeopt.train import TrainConfig
 
-# Data-driven criteria (e.g. Taylor) score channels on this many training samples.
+# The data-driven criterion (taylor) scores channels on this many training samples.
 IMPORTANCE_SAMPLES = 256
 
 
 @register_step
 class StructuredPruneStep(StepConfig):
-    """Channel pruning via :func:`edgeopt.prune.structured` / :func:`edgeopt.prune.iterative_structured`."""
+    """Channel pruning via :func:`edgeopt.prune.structured` / :func:`edgeopt.prune.iterative_structured`.
+
+    ``importance: taylor`` scores channels on ``IMPORTANCE_SAMPLES`` training images."""
 
     type: Literal["prune.structured"] = "prune.structured"
     ratio: float = Field(gt=0, lt=1)
@@ -60,8 +62,11 @@ class StructuredPruneStep(StepConfig):
                 model, self.ratio, ctx.example_input, ctx.data.train, ctx.data.val, self.fine_tune,
                 rounds=self.rounds, **options)
         else:
-            scoring = calibration_subset(ctx.data.train, IMPORTANCE_SAMPLES)
-            model = prune.structured(model, self.ratio, ctx.example_input, data=scoring, **options)
+            from edgeopt.prune.structured import structured_with_report
+
+            scoring = calibration_subset(ctx.data.train, IMPORTANCE_SAMPLES) if self.importance == "taylor" else None
+            model, report = structured_with_report(model, self.ratio, ctx.example_input, data=scoring, **options)
+            details["pruning"] = report.to_dict()
             if self.fine_tune is not None:
                 details["fine_tune"] = fit(model, ctx.data.train, ctx.data.val, self.fine_tune).to_dict()
         return StepOutput(ctx.derive(model), details=details)
