@@ -69,6 +69,7 @@ def test_feature_loss_is_the_mean_mse_over_hints():
 def test_hints_parse_from_strings_and_pairs():
     hints = parse_hints(["features.6:features.5", ("a", "b"), FeatureHint("x", "y")])
     assert hints == [FeatureHint("features.6", "features.5"), FeatureHint("a", "b"), FeatureHint("x", "y")]
+    assert parse_hints("a.1:b.2") == [FeatureHint("a.1", "b.2")]  # one bare string is one hint
     with pytest.raises(EdgeoptError, match="is not TEACHER_LAYER:STUDENT_LAYER"):
         FeatureHint.parse("features.6")
 

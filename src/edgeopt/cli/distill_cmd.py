@@ -57,10 +57,9 @@ def distill(
     result = run_distill(student_model, teacher_ckpt.model, splits.train, splits.val, config,
                          temperature=temperature, alpha=alpha, features=feature or None,
                          feature_weight=feature_weight)
-    rows = {
-        "teacher": _summary(teacher_ckpt.model, str(teacher), evaluate(teacher_ckpt.model, splits.test).accuracy, splits),
-        "student": _summary(result.model, student, evaluate(result.model, splits.test).accuracy, splits),
-    }
+    rows = {role: _summary(model, source, evaluate(model, splits.test).accuracy, splits)
+            for role, model, source in (("teacher", teacher_ckpt.model, str(teacher)),
+                                        ("student", result.model, student))}
     _save(out, result, rows, name, kwargs, splits, config)
     console.print(_table(rows, splits.name, result.temperature, result.alpha))
     console.print(f"checkpoint: {out / 'model.pt'}", highlight=False)

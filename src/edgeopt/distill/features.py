@@ -73,13 +73,15 @@ class FeatureHint:
 HintLike = Union[FeatureHint, str, tuple[str, str]]
 
 
-def parse_hints(hints: Iterable[HintLike] | None) -> list[FeatureHint]:
+def parse_hints(hints: Iterable[HintLike] | HintLike | None) -> list[FeatureHint]:
     """Normalise hints given as :class:`FeatureHint`, ``"t:s"`` strings or ``(t, s)`` pairs.
 
     Example:
         >>> parse_hints(["features.6:features.6", ("features.12", "features.12")])[1].student
         'features.12'
     """
+    if isinstance(hints, (str, FeatureHint)):
+        hints = [hints]  # one hint given bare: don't iterate over the characters of "t:s"
     parsed: list[FeatureHint] = []
     for hint in hints or ():
         if isinstance(hint, FeatureHint):

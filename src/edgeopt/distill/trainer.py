@@ -93,7 +93,7 @@ def distill(
     *,
     temperature: float = 4.0,
     alpha: float = 0.7,
-    features: Iterable[HintLike] | None = None,
+    features: Iterable[HintLike] | HintLike | None = None,
     feature_weight: float = 1.0,
     cache_teacher: bool | None = None,
     on_step_end: Sequence[StepCallback] = (),
