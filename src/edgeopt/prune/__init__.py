@@ -21,9 +21,13 @@ from edgeopt.utils.lazy import lazy_exports
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
-    # unstructured
-    "magnitude": "edgeopt.prune.magnitude",
-    "finalize": "edgeopt.prune.magnitude",
+    # unstructured (not in a module named magnitude.py: importing a submodule binds it on the
+    # package, and edgeopt.prune.magnitude would then be that module instead of the function)
+    "magnitude": "edgeopt.prune.unstructured",
+    "finalize": "edgeopt.prune.unstructured",
+    "default_exclude": "edgeopt.prune.unstructured",
+    "depthwise_layers": "edgeopt.prune.unstructured",
+    "restore_masks": "edgeopt.prune.masks",
     "polynomial_sparsity": "edgeopt.prune.schedule",
     "gradual_magnitude": "edgeopt.prune.schedule",
     "SparsityReport": "edgeopt.prune.sparsity",
