@@ -29,6 +29,7 @@ SUFFIX_FORMATS = {
     ".pth": "torch",
     ".safetensors": "torch",
     ".pt2": "torch",
+    ".pte": "executorch",
 }
 
 _CHUNK = 1 << 20  # hash in 1 MiB chunks so large files never sit in memory whole
@@ -39,7 +40,8 @@ class Artifact:
     """A model file plus what is known about it.
 
     Attributes:
-        format: ``"onnx"``, ``"torch"`` (an edgeopt checkpoint or ``.pt2`` program), ...
+        format: ``"onnx"``, ``"executorch"`` (a ``.pte`` program), ``"torch"`` (an edgeopt
+            checkpoint or ``.pt2`` program), ...
         path: Where the file is.
         size_bytes: Size of the file on disk.
         sha256: Hex SHA-256 of the file's bytes.

@@ -9,6 +9,7 @@ Example:
 
 from edgeopt.runtime.base import BaseRunner, Measurement, Runner
 from edgeopt.runtime.bench import bench, open_runner
+from edgeopt.runtime.executorch_runner import ExecuTorchRunner, set_threadpool_size, threadpool_size
 from edgeopt.runtime.memory import baseline_peak_memory, peak_memory_of_fresh_process
 from edgeopt.runtime.onnxruntime_runner import OnnxRuntimeRunner, session_options
 from edgeopt.runtime.timing import LatencyStats, interleaved_latency, measure_latency, speed_probe
@@ -16,6 +17,7 @@ from edgeopt.runtime.torch_runner import TorchRunner, scoped_threads
 
 __all__ = [
     "BaseRunner",
+    "ExecuTorchRunner",
     "LatencyStats",
     "Measurement",
     "OnnxRuntimeRunner",
@@ -29,5 +31,7 @@ __all__ = [
     "peak_memory_of_fresh_process",
     "scoped_threads",
     "session_options",
+    "set_threadpool_size",
     "speed_probe",
+    "threadpool_size",
 ]

@@ -26,6 +26,7 @@ from edgeopt.data import DatasetSplits, load_dataset
 from edgeopt.errors import EdgeoptError
 from edgeopt.export.artifact import Artifact
 from edgeopt.runtime.base import BaseRunner, Measurement, check_threads
+from edgeopt.runtime.executorch_runner import ExecuTorchRunner
 from edgeopt.runtime.memory import baseline_peak_memory, peak_memory_of_fresh_process
 from edgeopt.runtime.onnxruntime_runner import OnnxRuntimeRunner
 from edgeopt.runtime.timing import LatencyStats, interleaved_latency
@@ -49,7 +50,8 @@ def bench(
     """Measure each artifact: latency, accuracy (with data) and peak memory (optional).
 
     Args:
-        artifacts: :class:`Artifact` s or paths (``.onnx`` runs in ONNX Runtime; ``.pt``,
+        artifacts: :class:`Artifact` s or paths (``.onnx`` runs in ONNX Runtime, ``.pte`` in
+            ExecuTorch; ``.pt``,
             ``.safetensors`` checkpoints and ``.pt2`` programs in eager torch).
         data: A dataset name or :class:`DatasetSplits`; accuracy is measured on its test split
             and the timed input is its first test samples. None: no accuracy, random input.
@@ -94,10 +96,12 @@ def open_runner(artifact: Artifact, threads: int = 2) -> BaseRunner:
     """
     if artifact.format == "onnx":
         return OnnxRuntimeRunner(artifact.path, threads)
+    if artifact.format == "executorch":
+        return ExecuTorchRunner(artifact.path, threads)
     if artifact.format == "torch":
         return TorchRunner.from_path(artifact.path, threads)
     raise EdgeoptError(f"no runner for format {artifact.format!r} ({artifact.path})",
-                       hint="benchmark .onnx files or edgeopt checkpoints (.pt)")
+                       hint="benchmark .onnx or .pte files, or edgeopt checkpoints (.pt)")
 
 
 def _input_shape(

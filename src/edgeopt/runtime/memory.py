@@ -37,7 +37,7 @@ from collections.abc import Sequence
 
 from edgeopt.errors import EdgeoptError, suggest
 
-RUNTIMES = ("onnxruntime", "torch")
+RUNTIMES = ("onnxruntime", "torch", "executorch")
 _TIMEOUT_S = 600
 
 # The child process. Kept to the imports each runtime needs, so the baseline is the runtime and
@@ -60,6 +60,17 @@ if runtime == "onnxruntime":  # options as in onnxruntime_runner.session_options
         options.log_severity_level = 3
         session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         session.run(None, {session.get_inputs()[0].name: x})
+elif runtime == "executorch":  # as in executorch_runner: size the pool, then load
+    import warnings
+    warnings.simplefilter("ignore")
+    import torch
+    import executorch.extension.pybindings.portable_lib as portable
+    from executorch.runtime import Runtime
+    if portable._threadpool_get_thread_count() != threads:
+        portable._unsafe_reset_threadpool(threads)
+    if path:
+        method = Runtime.get().load_program(path).load_method("forward")
+        method.execute([torch.from_numpy(x)])
 else:
     import torch
     from edgeopt.models.loading import load_model
@@ -86,8 +97,9 @@ def peak_memory_of_fresh_process(
     """Peak RSS (bytes) of a fresh process that loads ``artifact_path`` and runs it once.
 
     Args:
-        artifact_path: An ``.onnx`` file (``onnxruntime``) or a checkpoint / ``.pt2`` (``torch``).
-        runtime: ``"onnxruntime"`` or ``"torch"``.
+        artifact_path: An ``.onnx`` file (``onnxruntime``), a ``.pte`` (``executorch``) or a
+            checkpoint / ``.pt2`` (``torch``).
+        runtime: ``"onnxruntime"``, ``"executorch"`` or ``"torch"``.
         input_shape: Shape of the input batch, e.g. ``(1, 1, 28, 28)``.
         threads: Intra-op threads, as in the benchmark.
 
