@@ -25,6 +25,12 @@ def digits_teacher(digits):
     return teacher.eval()
 
 
-def tiny_student(seed: int = 0, **kwargs):
-    seed_everything(seed)
-    return create_model("simple_cnn", **{"num_classes": 10, "in_chans": 1, "width": 4, **kwargs})
+@pytest.fixture
+def tiny_student():
+    """Build a seeded SimpleCNN student (width 4 unless given): the same weights for a seed."""
+
+    def build(seed: int = 0, **kwargs):
+        seed_everything(seed)
+        return create_model("simple_cnn", **{"num_classes": 10, "in_chans": 1, "width": 4, **kwargs})
+
+    return build

@@ -4,7 +4,6 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import tiny_student
 from edgeopt.distill import distill
 from edgeopt.distill.teacher import FrozenTeacher, frozen_copy
 from edgeopt.errors import EdgeoptError
@@ -19,7 +18,9 @@ def states_equal(a: nn.Module, b: nn.Module) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def test_teacher_runs_in_eval_mode_without_gradients_and_is_left_untouched(digits, digits_teacher):
+def test_teacher_runs_in_eval_mode_without_gradients_and_is_left_untouched(
+    tiny_student, digits, digits_teacher
+):
     teacher = copy.deepcopy(digits_teacher).train()  # the caller's teacher is even in train mode
     before = copy.deepcopy(teacher)
     calls = []
@@ -38,7 +39,7 @@ def test_teacher_runs_in_eval_mode_without_gradients_and_is_left_untouched(digit
     assert states_equal(student, student_before)
 
 
-def test_distillation_improves_the_student_over_its_initialisation(digits, digits_teacher):
+def test_distillation_improves_the_student_over_its_initialisation(tiny_student, digits, digits_teacher):
     student = tiny_student(width=8)
     init_acc = evaluate(student, digits.val).accuracy
     result = distill(student, digits_teacher, digits.train, digits.val, QUICK)
@@ -48,7 +49,7 @@ def test_distillation_improves_the_student_over_its_initialisation(digits, digit
     assert type(result.model) is type(student)
 
 
-def test_alpha_zero_trains_exactly_like_plain_cross_entropy(digits, digits_teacher):
+def test_alpha_zero_trains_exactly_like_plain_cross_entropy(tiny_student, digits, digits_teacher):
     config = QUICK.model_copy(update={"epochs": 1, "max_steps": 6})
     plain = tiny_student()
     history = fit(plain, digits.train, digits.val, config).history
@@ -58,7 +59,7 @@ def test_alpha_zero_trains_exactly_like_plain_cross_entropy(digits, digits_teach
 
 
 def test_cached_teacher_gives_the_same_losses_with_one_teacher_pass_per_batch_of_the_first_epoch(
-    digits, digits_teacher
+    tiny_student, digits, digits_teacher
 ):
     config = QUICK.model_copy(update={"epochs": 2})
     steps_per_epoch = -(-len(digits.train) // config.batch_size)
@@ -86,7 +87,7 @@ def test_cache_hits_return_what_the_teacher_computes_for_a_reshuffled_batch(digi
     assert torch.allclose(features[0], want_features[0], atol=1e-5)
 
 
-def test_caching_is_on_by_default_only_without_augmentation(digits, digits_teacher):
+def test_caching_is_on_by_default_only_without_augmentation(tiny_student, digits, digits_teacher):
     quick = QUICK.model_copy(update={"epochs": 1, "max_steps": 2})
     shifted = quick.model_copy(update={"augment_shift": 1})
     assert distill(tiny_student(), digits_teacher, digits.train, None, quick).cached_teacher
@@ -95,7 +96,7 @@ def test_caching_is_on_by_default_only_without_augmentation(digits, digits_teach
         distill(tiny_student(), digits_teacher, digits.train, None, shifted, cache_teacher=True)
 
 
-def test_feature_hints_train_adapters_that_are_discarded(digits, digits_teacher):
+def test_feature_hints_train_adapters_that_are_discarded(tiny_student, digits, digits_teacher):
     student = tiny_student()
     # teacher width 8: features.2 has 16 channels at 4x4; student width 4: 8 channels at 4x4
     result = distill(student, digits_teacher, digits.train, digits.val,
@@ -110,7 +111,7 @@ def test_feature_hints_train_adapters_that_are_discarded(digits, digits_teacher)
 
 
 @pytest.mark.slow
-def test_feature_loss_pulls_the_student_map_towards_the_teachers(digits, digits_teacher):
+def test_feature_loss_pulls_the_student_map_towards_the_teachers(tiny_student, digits, digits_teacher):
     config = QUICK.model_copy(update={"epochs": 2})
     # the same run with β = 10 and β = 0: only the hint term differs
     hint = ["features.2:features.2"]
@@ -136,19 +137,19 @@ def test_feature_loss_pulls_the_student_map_towards_the_teachers(digits, digits_
     assert mse_with < 0.5 * mse_without
 
 
-def test_student_with_other_class_count_is_an_error(digits, digits_teacher):
+def test_student_with_other_class_count_is_an_error(tiny_student, digits, digits_teacher):
     with pytest.raises(EdgeoptError, match="student predicts 5 classes but the teacher predicts 10") as info:
         distill(tiny_student(num_classes=5), digits_teacher, digits.train, digits.val, QUICK)
     assert info.value.hint == "build the student with num_classes=10"
 
 
-def test_teacher_that_cannot_take_the_inputs_is_an_error(digits):
+def test_teacher_that_cannot_take_the_inputs_is_an_error(tiny_student, digits):
     rgb_teacher = create_model("simple_cnn", num_classes=10, in_chans=3, width=4)
     with pytest.raises(EdgeoptError, match="the teacher expects 3 input channels"):
         distill(tiny_student(), rgb_teacher, digits.train, digits.val, QUICK)
 
 
-def test_bad_hint_and_weight_are_errors(digits, digits_teacher):
+def test_bad_hint_and_weight_are_errors(tiny_student, digits, digits_teacher):
     with pytest.raises(EdgeoptError, match="teacher .* has no module named 'features.9'"):
         distill(tiny_student(), digits_teacher, digits.train, None, QUICK, features=["features.9:features.2"])
     with pytest.raises(EdgeoptError, match="feature_weight must be"):
