@@ -41,6 +41,8 @@ def test_fuse_checkpoint_output_reloads(run_cli, tmp_path):
     loaded = load_fused_checkpoint(tmp_path / "fused.pt")
     assert loaded.model_name == "simple_cnn" and loaded.metadata["fused"]["input_size"] == [1, 1, 8, 8]
     assert loaded.model(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
+    code, out, _ = run_cli("fuse", str(tmp_path / "fused.pt"), "--json")  # a fused checkpoint loads too
+    assert code == 0 and json.loads(out)["report"]["counts"] == {}
 
 
 @pytest.mark.slow  # torch.export of the fused graph (~5 s)

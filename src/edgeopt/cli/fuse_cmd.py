@@ -74,12 +74,9 @@ def _load(model: str, weights: Path | None, kwargs: dict[str, Any]) -> tuple[nn.
     path = Path(model)
     if path.suffix in CHECKPOINT_SUFFIXES and path.is_file() and not kwargs:
         from edgeopt.checkpoint import load_checkpoint
-        from edgeopt.fuse.checkpoint import FUSED_KEY, load_fused_checkpoint
+        from edgeopt.fuse.checkpoint import FUSED_KEY, is_fused_checkpoint, load_fused_checkpoint
 
-        try:
-            ckpt = load_checkpoint(path)
-        except EdgeoptError:
-            ckpt = load_fused_checkpoint(path)  # re-raises the plain error if not a fused one
+        ckpt = load_fused_checkpoint(path) if is_fused_checkpoint(path) else load_checkpoint(path)
         if weights is not None:
             load_weights(ckpt.model, weights)
         metadata = {k: v for k, v in ckpt.metadata.items() if k != FUSED_KEY}

@@ -82,6 +82,15 @@ def load_fused_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     return load_checkpoint(path, model=skeleton)
 
 
+def is_fused_checkpoint(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a readable edgeopt checkpoint written by :func:`save_fused_checkpoint`."""
+    try:
+        header = _read_header(Path(path))
+    except EdgeoptError:
+        return False
+    return FUSED_KEY in (header.get("metadata") or {})
+
+
 def rebuild_fused(model_name: str | None, model_kwargs: dict[str, Any],
                   metadata: dict[str, Any]) -> nn.Module:
     """Rebuild the fused graph (weights not loaded) that a fused checkpoint's state dict fits."""
