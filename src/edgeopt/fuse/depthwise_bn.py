@@ -16,7 +16,15 @@ from __future__ import annotations
 
 from torch import fx
 
-from edgeopt.fuse.pattern import Candidate, Modules, Pattern, activation_after, is_depthwise, module_of, producer_of
+from edgeopt.fuse.pattern import (
+    Candidate,
+    Modules,
+    Pattern,
+    activation_after,
+    is_depthwise,
+    module_of,
+    producer_of,
+)
 
 
 class DepthwiseConvBN(Pattern):
