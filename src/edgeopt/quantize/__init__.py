@@ -23,9 +23,10 @@ _EXPORTS: dict[str, str] = {
     "BACKENDS": "edgeopt.quantize.api",
     "CALIBRATION_METHODS": "edgeopt.quantize.calibration",
     "quantize_onnx_static": "edgeopt.quantize.onnx_static",
-    "dynamic": "edgeopt.quantize.dynamic",
-    "sensitivity": "edgeopt.quantize.sensitivity",
-    "SensitivityReport": "edgeopt.quantize.sensitivity",
+    # (modules named onnx_*: a submodule named like the function would shadow it once imported)
+    "dynamic": "edgeopt.quantize.onnx_dynamic",
+    "sensitivity": "edgeopt.quantize.onnx_sensitivity",
+    "SensitivityReport": "edgeopt.quantize.onnx_sensitivity",
     "quantize_pt2e": "edgeopt.quantize.pt2e",
     "ptq_executorch": "edgeopt.quantize.pt2e",
     "qat": "edgeopt.quantize.qat",

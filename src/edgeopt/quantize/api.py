@@ -33,7 +33,7 @@ from edgeopt.quantize.calibration import calibration_array, check_method, comput
 from edgeopt.quantize.onnx_prepare import PreparedOnnx, check_model, prepare_onnx
 from edgeopt.quantize.onnx_static import QuantOptions, quantize_prepared
 from edgeopt.quantize.result import QuantizationResult
-from edgeopt.quantize.sensitivity import SensitivityReport, eval_arrays, sensitivity_prepared
+from edgeopt.quantize.onnx_sensitivity import SensitivityReport, eval_arrays, sensitivity_prepared
 from edgeopt.runtime.onnxruntime_runner import OnnxRuntimeRunner
 
 BACKENDS = ("onnxruntime", "executorch")

@@ -191,4 +191,8 @@ def _mse_ranges(calibrator: HistogramCalibrater) -> TensorsData:
 
 def range_table(ranges: TensorsData) -> dict[str, tuple[float, float]]:
     """Plain ``{tensor: (lo, hi)}`` floats, e.g. to compare methods or save to JSON."""
-    return {name: (float(data.range_value[0]), float(data.range_value[1])) for name, data in ranges.items()}
+    return {name: (_scalar(data.range_value[0]), _scalar(data.range_value[1])) for name, data in ranges.items()}
+
+
+def _scalar(value: Any) -> float:
+    return float(np.asarray(value).reshape(-1)[0])

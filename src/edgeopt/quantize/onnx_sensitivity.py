@@ -7,8 +7,12 @@ run in ONNX Runtime, and compared with the fp32 model run in ONNX Runtime on the
   (higher is better; every 6 dB is about one bit);
 - ``accuracy`` and ``drop_points`` on the evaluation data, when it has labels.
 
-The layers are ranked most sensitive first (largest accuracy drop, then lowest SQNR): the order in
-which :func:`edgeopt.quantize.ptq` keeps layers in float when an accuracy budget is exceeded.
+The layers are ranked most sensitive first by lowest SQNR: the order in which
+:func:`edgeopt.quantize.ptq` keeps layers in float when an accuracy budget is exceeded. SQNR, not
+the accuracy drop, because one layer alone rarely moves top-1 by more than a few samples, and a
+few samples are noise: on a rigged model the harmless head "dropped" 0.6 points while the two
+ruined convs (11 and 16 dB) "gained" 1.1. On the trained mnist5k MobileNet both orders agree on
+the worst layer (the stem conv: 20 dB, -0.6 points, with 8-bit weights).
 The model is exported and calibrated once; each layer costs one quantization (~1 s) and one
 evaluation, so the mnist5k MobileNet (28 layers) takes about a minute.
 
@@ -133,7 +137,7 @@ def sensitivity_prepared(
     for row in rows:
         if float_accuracy is not None:
             row["drop_points"] = 100.0 * (float_accuracy - row["accuracy"])
-    rows.sort(key=lambda r: (-(r["drop_points"] or 0.0), r["sqnr_db"]))
+    rows.sort(key=lambda r: r["sqnr_db"])
     return SensitivityReport(rows, float_accuracy, calibration, len(inputs),
                              {"quantization": options.to_dict(), "bn_folding": prepared.bn_folding})
 
