@@ -9,6 +9,7 @@ import typer
 from edgeopt.cli import bench_cmd, demo_cmd, devices_cmd, distill_cmd, models_cmd, profile_cmd, report_cmd, train_cmd
 from edgeopt.cli import fuse_cmd
 from edgeopt.cli import run_cmd
+from edgeopt.cli import quantize_cmd
 from edgeopt.cli.common import err_console
 from edgeopt.errors import EdgeoptError
 
@@ -41,6 +42,7 @@ app.command("demo")(demo_cmd.demo)
 app.command("run")(run_cmd.run)
 app.command("distill")(distill_cmd.distill)
 app.command("fuse")(fuse_cmd.fuse)
+app.command("quantize")(quantize_cmd.quantize)
 
 
 def main() -> None:
