@@ -29,6 +29,7 @@ def test_fuse_json_counts_and_cost_change(run_cli):
     assert data["output"] is None
 
 
+@pytest.mark.slow  # two CLI runs and a reload (~5-10 s on the shared machine)
 def test_fuse_checkpoint_output_reloads(run_cli, tmp_path):
     from edgeopt.fuse import load_fused_checkpoint
 

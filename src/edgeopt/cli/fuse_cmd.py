@@ -44,6 +44,9 @@ def fuse(
     Prints each fusion, params and MACs before and after, and the self-check error (outputs of
     the fused and the original model in eval mode, relative to the output's scale).
     """
+    if output is not None and output.suffix not in (*CHECKPOINT_SUFFIXES, ".pt2"):
+        raise EdgeoptError(f"don't know how to save {output.name!r}",
+                           hint="use .pt or .safetensors (edgeopt checkpoint) or .pt2 (torch.export)")
     import torch
 
     from edgeopt.analysis import profile as run_profile
@@ -90,9 +93,6 @@ def _save(output: Path, fused: nn.Module, report: FusionReport, source: dict[str
           example: Tensor) -> Path:
     if output.suffix == ".pt2":
         return _save_program(output, fused, example)
-    if output.suffix not in CHECKPOINT_SUFFIXES:
-        raise EdgeoptError(f"don't know how to save {output.name!r}",
-                           hint="use .pt or .safetensors (edgeopt checkpoint) or .pt2 (torch.export)")
     if not source["name"]:
         raise EdgeoptError(
             "only registry models and edgeopt checkpoints can be saved as a fused checkpoint "
