@@ -63,14 +63,14 @@ def summary_table(results: Any) -> Table:
     from edgeopt.report import summary_rows
 
     table = Table(title="candidates vs baseline (size: smallest file, else checkpoint; latency: measured)")
-    for header in ("candidate", "technique", "test acc", "Δ pts", "size", "smaller", "ms", "faster"):
-        table.add_column(header, justify="left" if header in ("candidate", "technique") else "right",
-                         no_wrap=True)
+    for header in ("candidate", "test acc", "Δ pts", "size", "smaller", "ms", "faster"):
+        table.add_column(header, justify="left" if header == "candidate" else "right", no_wrap=True)
     for row in summary_rows(results):
         cand = row.candidate
         latency = row.timing.measurement.latency_ms_median if row.timing else None
+        label = cand.name if cand.name == cand.technique else f"{cand.name} ({cand.technique})"
         table.add_row(
-            cand.name, cand.technique, f"{cand.metrics.test_accuracy:.2%}", f"{row.accuracy_delta_points:+.2f}",
+            label, f"{cand.metrics.test_accuracy:.2%}", f"{row.accuracy_delta_points:+.2f}",
             f"{format_bytes(row.size_bytes)} {_SOURCE.get(row.size_source or '', '')}" if row.size_bytes else "-",
             f"{1 / row.size_ratio:.1f}×" if row.size_ratio else "-",
             f"{latency:.3f}" if latency is not None else "-",

@@ -125,7 +125,8 @@ class _Run:
                   "train": self.recipe.train.model_dump(mode="json") if self.recipe.train else None}
         cand = Candidate(name=BASELINE, technique=BASELINE, model=model, model_info=source.info(kwargs),
                          lineage=({"step": BASELINE, "name": BASELINE, "config": config},))
-        out = StepOutput(cand, details=details)
+        metrics = {"best_val_accuracy": details["train"]["best_val_acc"]} if details else {}
+        out = StepOutput(cand, details=details, metrics=metrics)
         self._record(0, BASELINE, self.recipe.header(), step_dir, out, started, makes_candidate=True)
 
     def _step(self, index: int, step: StepConfig) -> None:
