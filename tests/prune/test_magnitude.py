@@ -1,4 +1,4 @@
-"""edgeopt.prune.magnitude / finalize: exact sparsity, threshold rule, exclusions, errors, export."""
+"""prune.magnitude / finalize: exact sparsity, threshold rule, exclusions, errors, export."""
 
 from __future__ import annotations
 
@@ -198,7 +198,7 @@ def test_layer_sparsity_that_empties_a_small_layer_names_it():
 
 def test_threshold_that_empties_a_layer_names_it_and_the_limit(cnn):
     largest = cnn.features[4][0].weight.abs().max().item()
-    with pytest.raises(EdgeoptError, match=r"every weight of layer 'features.4.0'.*threshold below"):
+    with pytest.raises(EdgeoptError, match=r"every weight of layer 'features.4.0'.*below"):
         prune.magnitude(cnn, threshold=largest)
 
 

@@ -113,7 +113,7 @@ def gradual_magnitude(
     for step in range(1, steps + 1):
         target = polynomial_sparsity(step, steps, initial_sparsity, final_sparsity)
         current = magnitude(current, target, scope=scope, exclude=exclude)
-        val_pruned = evaluate(current, val, cfg.eval_batch_size).accuracy if val is not None else None
+        val_pruned = None if val is None else evaluate(current, val, cfg.eval_batch_size).accuracy
         result = fit(current, train, val, cfg)
         history.append(_row(step, target, current, val, result, val_pruned))
         log.info("pruning step %d/%d: sparsity %.3f, val acc %s", step, steps,

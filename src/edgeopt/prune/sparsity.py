@@ -204,7 +204,9 @@ def encode_bitmask(weight: Tensor) -> bytes:
     return bits + flat[present].numpy().tobytes()
 
 
-def decode_bitmask(data: bytes, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> Tensor:
+def decode_bitmask(
+    data: bytes, shape: tuple[int, ...], dtype: torch.dtype = torch.float32
+) -> Tensor:
     """The inverse of :func:`encode_bitmask`.
 
     Example:

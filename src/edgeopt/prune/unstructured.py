@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 from collections.abc import Iterable
 from typing import Literal
 
@@ -60,7 +61,7 @@ def magnitude(
         scope: ``"global"`` (rank all pruned layers together) or ``"layer"`` (each on its own).
         exclude: Names of layers (or of modules containing them) to keep dense. Default: the
             first conv and the classifier (last Linear), see :func:`default_exclude`; ``[]``
-            prunes every Conv2d/Linear.
+            prunes every Conv2d/Linear. For MobileNets add :func:`depthwise_layers`.
 
     Returns:
         The masked copy.
@@ -145,7 +146,7 @@ def default_exclude(model: nn.Module) -> list[str]:
 
 
 def depthwise_layers(model: nn.Module) -> list[str]:
-    """Names of ``model``'s depthwise convs (``groups == in_channels > 1``), to exclude from pruning.
+    """Names of ``model``'s depthwise convs (``groups == in_channels > 1``), to keep dense.
 
     Worth excluding in MobileNets: they hold ~3% of the weights but, with BatchNorm after them,
     their weights are much smaller than the pointwise ones, so global magnitude pruning removes
@@ -161,7 +162,7 @@ def depthwise_layers(model: nn.Module) -> list[str]:
 
 
 def _is_depthwise(module: nn.Module) -> bool:
-    return isinstance(module, nn.Conv2d) and module.groups > 1 and module.groups == module.in_channels
+    return isinstance(module, nn.Conv2d) and 1 < module.groups == module.in_channels
 
 
 # --- argument checks ----------------------------------------------------------------------------
@@ -184,7 +185,7 @@ def _check_amount(sparsity: object, threshold: object) -> None:
                 f"sparsity {sparsity!r} is outside [0, 1)",
                 hint="give the fraction of weights to zero, e.g. 0.8 for 80%",
             )
-    elif not _is_real(threshold) or not 0.0 <= float(threshold) < math.inf:  # type: ignore[arg-type]
+    elif not _is_real(threshold) or not 0.0 <= threshold < math.inf:  # type: ignore[operator]
         raise EdgeoptError(
             f"threshold {threshold!r} must be a finite number >= 0",
             hint="weights with |w| > threshold are kept, e.g. threshold=1e-2",
@@ -192,7 +193,8 @@ def _check_amount(sparsity: object, threshold: object) -> None:
 
 
 def _is_real(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    """A real number (numpy scalars too), not a bool, not NaN."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
 
 
 # --- layer selection ----------------------------------------------------------------------------
