@@ -123,7 +123,12 @@ def load_checkpoint(path: str | os.PathLike[str], model: nn.Module | None = None
         state, header = _load_safetensors(source)
     else:
         state, header = _load_torch(source)
-    if model is None:
+    if model is None and "fused" in header["metadata"]:
+        # A fused graph is rebuilt by fusing the source model again (edgeopt.fuse.checkpoint).
+        from edgeopt.fuse.checkpoint import rebuild_fused
+
+        model = rebuild_fused(header["model_name"], header["model_kwargs"], header["metadata"])
+    elif model is None:
         model = _rebuild(source, header["model_name"], header["model_kwargs"])
     _load_state(model, state, source)
     return Checkpoint(model=model, path=source, **header)
