@@ -12,15 +12,19 @@ from rich.table import Table
 from edgeopt.pipeline.candidate import Candidate
 
 
+def step_label(step_type: str, name: str) -> str:
+    """``prune.structured (prune)``, or just the type when the name is the type."""
+    return step_type if name == step_type else f"{step_type} ({name})"
+
+
 def step_started(console: Console, number: int, total: int, step_type: str, name: str) -> None:
     """``step 2/6 · prune.structured (prune)``."""
-    label = step_type if name == step_type else f"{step_type} ({name})"
-    console.rule(f"[bold]step {number}/{total}[/] · {label}", align="left")
+    console.rule(f"[bold]step {number}/{total}[/] · {step_label(step_type, name)}", align="left")
 
 
 def step_skipped(console: Console, number: int, total: int, step_type: str, name: str) -> None:
     """A finished step that a resume keeps."""
-    console.print(f"[dim]step {number}/{total} · {step_type} ({name}): finished earlier, kept[/]")
+    console.print(f"[dim]step {number}/{total} · {step_label(step_type, name)}: finished earlier, kept[/]")
 
 
 def step_finished(console: Console, cand: Candidate, seconds: float, notes: Any = ()) -> None:

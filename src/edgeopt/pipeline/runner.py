@@ -79,8 +79,8 @@ class _Run:
         total = len(self.recipe.steps)
         for index in range(total + 1):
             if index < len(finished):
-                name, kind = (BASELINE, BASELINE) if index == 0 else (self.recipe.steps[index - 1].name, self.recipe.steps[index - 1].type)
-                display.step_skipped(self.console, index, total, kind, name or kind)
+                step_type = BASELINE if index == 0 else self.recipe.steps[index - 1].type
+                display.step_skipped(self.console, index, total, step_type, finished[index]["name"])
                 continue
             self._guarded(index)
         results = self._results(device)
@@ -121,6 +121,9 @@ class _Run:
             details["train"] = trained.train.to_dict()
         else:
             model, kwargs = source.build(self.data)
+            if not (source.is_file() or source.weights):
+                self.console.print("[yellow]note:[/] the model has fresh random weights (no train:, no "
+                                   "weights:); its accuracy will be chance level")
         config = {"source": source.model_dump(mode="json"),
                   "train": self.recipe.train.model_dump(mode="json") if self.recipe.train else None}
         cand = Candidate(name=BASELINE, technique=BASELINE, model=model, model_info=source.info(kwargs),

@@ -65,6 +65,8 @@ class ModelSource(BaseModel):
         from edgeopt.models import load_model
 
         kwargs = {} if self.is_file() else infer_model_kwargs(self.source, data, self.kwargs)
+        if "in_chans" in kwargs or "num_classes" in kwargs:
+            data.check_model_input(kwargs.get("in_chans", data.in_chans), kwargs.get("num_classes"))
         return load_model(self.source, weights=self.weights, **kwargs), kwargs
 
     def info(self, kwargs: dict[str, Any]) -> dict[str, Any]:
