@@ -131,3 +131,12 @@ def test_relative_paths_resolve_against_the_recipe_folder(tmp_path):
     recipe = load_recipe(tmp_path / "r.yaml")
     assert recipe.model.source == str(tmp_path / "weights" / "model.pt")
     assert recipe.data.name == str(tmp_path / "images")
+
+
+def test_nested_unknown_keys_and_option_rules_read_plainly():
+    message = error_of("model: {source: simple_cnn, kwarg: {}}\ndata: digits\n")
+    assert message == "r.yaml line 1: unknown key 'model.kwarg' (did you mean 'kwargs'?)"
+    message = error_of(HEAD + "  - type: bench\n    candidates: some\n")
+    assert message.startswith("r.yaml line 5: step 1 (bench), field 'candidates': input should be 'all' or 'current'")
+    message = error_of(HEAD + "  - type: prune.magnitude\n")
+    assert message == "r.yaml line 4: step 1 (prune.magnitude): give exactly one of sparsity or threshold"

@@ -153,6 +153,9 @@ def test_resume_with_a_removed_step_or_only_cosmetic_changes(done_run, write_rec
                          name="q.yaml")
     results = run_recipe(quiet, run_dir, resume=True, report=False)  # progress is cosmetic; a step is added
     assert [c.name for c in results.candidates] == ["baseline", "train", "fuse", "again"]
+    # The recipe saved in the run directory resumes it as it is (nothing left to run).
+    again = run_recipe(run_dir / "recipe.yaml", run_dir, resume=True, report=False)
+    assert [c.name for c in again.candidates] == ["baseline", "train", "fuse", "again"]
 
 
 def test_resume_without_a_run(write_recipe, tmp_path):

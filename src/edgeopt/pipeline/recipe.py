@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -103,7 +104,7 @@ def parse_recipe(text: str, source: str = "<recipe>") -> Recipe:
         return Recipe.model_validate({**data, "steps": named})
     except ValidationError as exc:
         err = first_error(exc)
-        path = tuple(err["loc"])
+        path = field_loc(tuple(err["loc"]))
         raise _error(source, lines, path, describe_error(err, Recipe, path)) from None
 
 
@@ -132,8 +133,9 @@ def parse_step(item: Mapping[str, Any], number: int) -> StepConfig:
         return cls.model_validate(dict(item))
     except ValidationError as exc:
         err = first_error(exc)
-        loc = tuple(err["loc"])
-        raise StepError(f"step {number} ({step_type}), {describe_error(err, cls, loc)}", loc=loc) from None
+        loc = field_loc(tuple(err["loc"]))
+        sep = ", " if loc else ": "
+        raise StepError(f"step {number} ({step_type}){sep}{describe_error(err, cls, loc)}", loc=loc) from None
 
 
 def with_default_names(steps: list[StepConfig]) -> list[StepConfig]:
@@ -177,6 +179,7 @@ def first_error(exc: ValidationError) -> Any:
 
 def describe_error(err: Mapping[str, Any], model: type[BaseModel], loc: tuple[Any, ...]) -> str:
     """One pydantic error as ``field 'x.y': what is wrong``, with close names for unknown keys."""
+    loc = field_loc(loc)
     field = ".".join(str(part) for part in loc)
     if err["type"] == "extra_forbidden":
         known = _field_names(model, loc[:-1])
@@ -184,10 +187,16 @@ def describe_error(err: Mapping[str, Any], model: type[BaseModel], loc: tuple[An
         return f"unknown key {field!r}" + (f" ({hint})" if hint else "")
     if err["type"] == "missing":
         return f"missing required field {field!r}"
+    message = str(err["msg"]).removeprefix("Value error, ")
     got = err.get("input")
-    shown = f" (got {got!r})" if not isinstance(got, (dict, list)) else ""
+    shown = f" (got {got!r})" if field and not isinstance(got, (dict, list)) else ""
     where = f"field {field!r}: " if field else ""
-    return f"{where}{err['msg'][0].lower()}{err['msg'][1:]}{shown}"
+    return f"{where}{message[0].lower()}{message[1:]}{shown}"
+
+
+def field_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``loc`` without pydantic's union-member tags (``literal['all','current']``, ``list[str]``)."""
+    return tuple(part for part in loc if isinstance(part, int) or not any(c in str(part) for c in "[(-"))
 
 
 def _parse_yaml_step(item: Any, index: int, source: str, lines: dict[KeyPath, int]) -> StepConfig:
@@ -213,8 +222,6 @@ def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 
 
 def _model_in(annotation: Any) -> Any:
-    import typing
-
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in typing.get_args(annotation):
