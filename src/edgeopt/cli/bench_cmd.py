@@ -14,7 +14,8 @@ from edgeopt.errors import EdgeoptError, suggest
 if TYPE_CHECKING:
     from edgeopt.runtime import Measurement
 
-FORMATS = ("onnx",)  # ExecuTorch (.pte) joins here
+FORMATS = ("onnx", "executorch")
+SUFFIXES = {"onnx": "onnx", "executorch": "pte"}
 
 
 def export(
@@ -42,22 +43,26 @@ def export(
         raise EdgeoptError(f"unknown format {format!r}", hint=suggest(format, FORMATS) or f"use one of {FORMATS}")
     import torch
 
-    from edgeopt.export import export_onnx
+    from edgeopt.export import export_executorch, export_onnx
     from edgeopt.models.loading import load_model_with_metadata
 
     net, metadata = load_model_with_metadata(model, weights=weights, **parse_model_args(model_arg))
     # A checkpoint remembers the input size it was trained at; otherwise ImageNet's 3×224×224.
     size = parse_input_size(input_size) if input_size else tuple(metadata.get("input_size", (1, 3, 224, 224)))
-    path = output or Path(f"{_stem(model)}.{format}")
-    artifact = export_onnx(net, torch.zeros(size), path, opset=opset)
+    path = output or Path(f"{_stem(model)}.{SUFFIXES[format]}")
+    if format == "executorch":  # the program's input shape is static: batch as given (default 1)
+        artifact = export_executorch(net, torch.zeros(size), path)
+    else:
+        artifact = export_onnx(net, torch.zeros(size), path, opset=opset)
     if as_json:
         print_json(artifact.to_dict())
         return
     from edgeopt.analysis import format_bytes
 
+    detail = (f"opset {artifact.metadata.get('opset')}, input {'×'.join(map(str, size))}, batch dynamic"
+              if format == "onnx" else f"XNNPACK, input {'×'.join(map(str, size))} (static)")
     console.print(
-        f"Wrote [bold]{artifact.path}[/] ({artifact.format}, {artifact.precision}, opset "
-        f"{artifact.metadata.get('opset')}, input {'×'.join(map(str, size))}, batch dynamic): "
+        f"Wrote [bold]{artifact.path}[/] ({artifact.format}, {artifact.precision}, {detail}): "
         f"{format_bytes(artifact.size_bytes)}, sha256 {artifact.sha256[:16]}…",
         highlight=False,
     )
@@ -67,7 +72,8 @@ def export(
 
 def bench(
     artifacts: list[Path] = typer.Argument(
-        ..., help="Artifacts: .onnx files (ONNX Runtime), edgeopt checkpoints / .pt2 programs (torch)."
+        ..., help="Artifacts: .onnx files (ONNX Runtime), .pte programs (ExecuTorch), edgeopt "
+        "checkpoints / .pt2 programs (torch)."
     ),
     data: str = typer.Option(None, "--data", "-d", help="Dataset for accuracy, e.g. mnist5k (test split)."),
     threads: int = typer.Option(2, "--threads", "-t", help="Intra-op threads for every runtime."),

@@ -106,7 +106,14 @@ class ExecuTorchRunner(BaseRunner):
         return np.concatenate(outputs)
 
     def _execute(self, batch: np.ndarray) -> np.ndarray:
-        output = self._method.execute([torch.from_numpy(batch)])[0]
+        try:
+            output = self._method.execute([torch.from_numpy(batch)])[0]
+        except RuntimeError as exc:  # e.g. a delegate kernel refusing a shape at run time
+            raise EdgeoptError(
+                f"ExecuTorch failed to run {str(self.path)!r}: {exc}",
+                hint="the runtime's own log line above names the failing kernel; the program "
+                "loaded but a kernel rejected its input",
+            ) from exc
         return output.detach().numpy() if isinstance(output, torch.Tensor) else np.asarray(output)
 
     def _ensure_loaded(self) -> None:
