@@ -10,6 +10,7 @@ from edgeopt.cli import bench_cmd, demo_cmd, devices_cmd, distill_cmd, models_cm
 from edgeopt.cli import fuse_cmd
 from edgeopt.cli import run_cmd
 from edgeopt.cli import quantize_cmd
+from edgeopt.cli import prune_cmd
 from edgeopt.cli.common import err_console
 from edgeopt.errors import EdgeoptError
 
@@ -43,6 +44,7 @@ app.command("run")(run_cmd.run)
 app.command("distill")(distill_cmd.distill)
 app.command("fuse")(fuse_cmd.fuse)
 app.command("quantize")(quantize_cmd.quantize)
+app.command("prune")(prune_cmd.prune)
 
 
 def main() -> None:
