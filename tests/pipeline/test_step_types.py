@@ -56,6 +56,17 @@ def test_int8_ptq_candidate_reports_the_accuracy_of_its_artifact(write_recipe, t
     assert art.size_bytes < 0.5 * base.metrics.checkpoint_bytes
 
 
+@pytest.mark.slow
+def test_qat_candidate_ships_an_int8_file(write_recipe, tmp_path):
+    steps = "- type: quantize.qat\n  calibration_samples: 64\n  train: {epochs: 1, max_steps: 5, progress: false}\n"
+    results = run_recipe(write_recipe(steps), tmp_path / "run", report=False)
+    base, int8 = results.candidates
+    (art,) = int8.artifacts
+    assert art.precision == "int8" and (tmp_path / "run" / art.path).is_file()
+    assert int8.details["quantization"]["method"] == "qat"
+    assert int8.metrics.accuracy_source == "artifact" and 0 < int8.metrics.test_accuracy <= 1
+
+
 def context_for(cand: Candidate, tmp_path: Path, step) -> StepContext:
     data = load_dataset("digits", limit=200)
     return StepContext(index=2, name=step.name or step.type, step=step, step_dir=tmp_path, run_dir=tmp_path,

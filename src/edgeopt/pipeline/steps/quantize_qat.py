@@ -3,8 +3,9 @@
 .. code-block:: yaml
 
     - type: quantize.qat
-      backend: onnxruntime
+      backend: onnxruntime         # or executorch (.pte)
       train: {epochs: 2, lr: 1.0e-4}
+      calibration_samples: 256     # observers start from these images' ranges
 """
 
 from __future__ import annotations
@@ -26,14 +27,17 @@ class QatStep(StepConfig):
     type: Literal["quantize.qat"] = "quantize.qat"
     backend: Literal["onnxruntime", "executorch"] = "onnxruntime"
     train: TrainConfig = Field(default_factory=lambda: TrainConfig(epochs=2, lr=1e-4))
+    calibration_samples: int = Field(default=256, ge=1)
 
     trains: ClassVar[bool] = True
 
     def run(self, ctx: StepContext) -> StepOutput:
         from edgeopt import quantize
+        from edgeopt.data import calibration_subset
 
         check_float(ctx)
         path = ctx.step_dir / f"{ctx.name}{INT8_SUFFIXES[self.backend]}"
+        calib = calibration_subset(ctx.data.train, self.calibration_samples, seed=0)
         result = quantize.qat(ctx.input_model(), ctx.data.train, ctx.data.val, self.train,
-                              backend=self.backend, path=path, eval_data=ctx.data.test)
+                              backend=self.backend, path=path, eval_data=ctx.data.test, calibration_data=calib)
         return quantized_output(ctx, result)
