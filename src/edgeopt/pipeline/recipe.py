@@ -93,7 +93,7 @@ def parse_recipe(text: str, source: str = "<recipe>") -> Recipe:
         raise EdgeoptError(f"{source}: a recipe is a mapping with model, data and steps; got "
                            f"{type(data).__name__ if data is not None else 'an empty file'}",
                            hint="start from recipes/tiny.yaml")
-    raw_steps = data.get("steps", [])
+    raw_steps = data.get("steps") or []  # `steps:` left empty is no steps
     if not isinstance(raw_steps, list):
         raise _error(source, lines, ("steps",), "steps must be a list of '- type: ...' entries")
     steps = [_parse_yaml_step(item, i, source, lines) for i, item in enumerate(raw_steps)]
