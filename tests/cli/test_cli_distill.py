@@ -68,3 +68,21 @@ def test_teacher_trained_on_another_input_size_is_an_error(run_cli, teacher_ckpt
     code, _, err = run_cli("distill", "--teacher", str(teacher_ckpt), "--student", "simple_cnn",
                            "--data", "mnist5k", "-o", str(tmp_path / "out"))
     assert code == 2 and "trained on 1×8×8 inputs but dataset 'mnist5k' has 1×28×28" in err
+
+
+def test_a_structurally_pruned_student_is_distilled_and_stays_loadable(run_cli, teacher_ckpt, tmp_path):
+    from edgeopt.prune import structured
+    from edgeopt.prune.structured_checkpoint import load_pruned_checkpoint, save_pruned_checkpoint
+
+    seed_everything(1)
+    small = structured(create_model("simple_cnn", **TEACHER_KWARGS), 0.5, torch.zeros(1, 1, 8, 8))
+    pruned = save_pruned_checkpoint(tmp_path / "pruned.pt", small, model_name="simple_cnn",
+                                    model_kwargs=TEACHER_KWARGS, report={"ratio": 0.5},
+                                    metadata={"dataset": "digits", "input_size": [1, 1, 8, 8]})
+    code, _, err = run_cli("distill", "--teacher", str(teacher_ckpt), "--student", str(pruned),
+                           "--epochs", "1", "-o", str(tmp_path / "out"))
+    assert code == 0, err
+    reloaded = load_pruned_checkpoint(tmp_path / "out" / "model.pt").model
+    n_params = sum(p.numel() for p in reloaded.parameters())
+    assert n_params == sum(p.numel() for p in small.parameters()) < 0.5 * sum(
+        p.numel() for p in create_model("simple_cnn", **TEACHER_KWARGS).parameters())

@@ -53,26 +53,32 @@ def distill(
     splits = _load_data(data, teacher_ckpt)
     _check_input_size(teacher_ckpt.metadata, splits, f"teacher {teacher}")
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, augment_shift=augment_shift, seed=seed)
-    student_model, name, kwargs = _load_student(student, parse_model_args(model_arg), splits, seed)
+    student_model, name, kwargs, kept = _load_student(student, parse_model_args(model_arg), splits, seed)
     result = run_distill(student_model, teacher_ckpt.model, splits.train, splits.val, config,
                          temperature=temperature, alpha=alpha, features=feature or None,
                          feature_weight=feature_weight)
     rows = {role: _summary(model, source, evaluate(model, splits.test).accuracy, splits)
             for role, model, source in (("teacher", teacher_ckpt.model, str(teacher)),
                                         ("student", result.model, student))}
-    _save(out, result, rows, name, kwargs, splits, config)
+    _save(out, result, rows, name, kwargs, kept, splits, config)
     console.print(_table(rows, splits.name, result.temperature, result.alpha))
     console.print(f"checkpoint: {out / 'model.pt'}", highlight=False)
 
 
 def _load_teacher(path: Path) -> Checkpoint:
-    from edgeopt.checkpoint import load_checkpoint
-
     if not path.is_file():
         what = "is a directory, not a file" if path.is_dir() else "does not exist"
         raise EdgeoptError(f"teacher checkpoint {path} {what}",
                            hint="train one with 'edgeopt train MODEL -o DIR' and pass DIR/model.pt")
-    return load_checkpoint(path)
+    return _read_checkpoint(path)
+
+
+def _read_checkpoint(path: str | Path) -> Checkpoint:
+    """Any edgeopt checkpoint, including a structurally pruned one (registry model resized)."""
+    from edgeopt.checkpoint import load_checkpoint
+    from edgeopt.prune.structured_checkpoint import is_pruned_checkpoint, load_pruned_checkpoint
+
+    return load_pruned_checkpoint(path) if is_pruned_checkpoint(path) else load_checkpoint(path)
 
 
 def _load_data(data: str | None, teacher: Checkpoint) -> DatasetSplits:
@@ -101,9 +107,8 @@ def _check_input_size(metadata: dict[str, Any], splits: DatasetSplits, what: str
 
 def _load_student(
     source: str, options: dict[str, Any], splits: DatasetSplits, seed: int
-) -> tuple[nn.Module, str | None, dict[str, Any]]:
-    """The student model, and the registry name and options that rebuild it from a checkpoint."""
-    from edgeopt.checkpoint import load_checkpoint
+) -> tuple[nn.Module, str | None, dict[str, Any], dict[str, Any]]:
+    """The student model, the registry name and options that rebuild it, and metadata to keep."""
     from edgeopt.models import list_models, load_model
     from edgeopt.models.loading import CHECKPOINT_SUFFIXES
     from edgeopt.train import seed_everything
@@ -114,15 +119,17 @@ def _load_student(
                                hint="a checkpoint keeps the architecture it was saved with")
         if not Path(source).is_file():
             raise EdgeoptError(f"student checkpoint {source} does not exist", hint="check the path")
-        ckpt = load_checkpoint(source)
+        ckpt = _read_checkpoint(source)
         _check_input_size(ckpt.metadata, splits, f"student {source}")
-        return ckpt.model, ckpt.model_name, dict(ckpt.model_kwargs)
+        # a pruned student's marker must survive, or its distilled checkpoint would not reload
+        kept = {k: v for k, v in ckpt.metadata.items() if k == "structured_pruning"}
+        return ckpt.model, ckpt.model_name, dict(ckpt.model_kwargs), kept
     from edgeopt.baseline import infer_model_kwargs
 
     kwargs = infer_model_kwargs(source, splits, options)
     seed_everything(seed)  # the student's initial weights, so a run is repeatable
     model = load_model(source, **kwargs)
-    return model, source, kwargs
+    return model, source, kwargs, {}
 
 
 def _summary(model: nn.Module, source: str, accuracy: float, splits: DatasetSplits) -> dict[str, Any]:
@@ -133,11 +140,11 @@ def _summary(model: nn.Module, source: str, accuracy: float, splits: DatasetSpli
 
 
 def _save(out: Path, result: Any, rows: dict[str, Any], name: str | None, kwargs: dict[str, Any],
-          splits: DatasetSplits, config: Any) -> None:
+          kept: dict[str, Any], splits: DatasetSplits, config: Any) -> None:
     from edgeopt.checkpoint import save_checkpoint
     from edgeopt.utils import write_json_atomic
 
-    metadata = {"dataset": splits.name, "input_size": list(splits.input_shape()),
+    metadata = {**kept, "dataset": splits.name, "input_size": list(splits.input_shape()),
                 "test_accuracy": rows["student"]["test_accuracy"], "distilled_from": rows["teacher"]["source"]}
     save_checkpoint(out / "model.pt", result.model, model_name=name, model_kwargs=kwargs, metadata=metadata)
     write_json_atomic(out / "distill.json", {
