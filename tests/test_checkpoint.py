@@ -7,6 +7,7 @@ from torch import nn
 import edgeopt.checkpoint as checkpoint_module
 from edgeopt.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from edgeopt.errors import EdgeoptError
+from edgeopt.models import create_model
 
 SUFFIXES = [".pt", ".safetensors"]
 
@@ -202,3 +203,28 @@ def test_registry_model_roundtrip(tmp_path, suffix):
     ckpt = load_checkpoint(path)
     x = torch.randn(3, 1, 8, 8)
     assert torch.equal(ckpt.model.eval()(x), model(x))
+
+
+def test_load_checkpoint_rebuilds_pruned_and_fused_models(tmp_path):
+    """Generic loading (profile, export, bench...) accepts what prune and fuse save."""
+    from edgeopt.fuse import fuse_with_report, save_fused_checkpoint
+    from edgeopt.prune import structured
+    from edgeopt.prune.structured_checkpoint import save_pruned_checkpoint
+
+    kwargs = {"num_classes": 10, "in_chans": 1}
+    torch.manual_seed(0)
+    model = create_model("simple_cnn", **kwargs).eval()
+    example = torch.randn(4, 1, 8, 8)
+
+    small = structured(model, 0.5, example).eval()
+    save_pruned_checkpoint(tmp_path / "pruned.pt", small, model_name="simple_cnn", model_kwargs=kwargs, report={})
+    pruned = load_checkpoint(tmp_path / "pruned.pt").model.eval()
+    assert sum(p.numel() for p in pruned.parameters()) == sum(p.numel() for p in small.parameters())
+    assert torch.allclose(pruned(example), small(example))
+
+    fused, report = fuse_with_report(model, example)
+    save_fused_checkpoint(tmp_path / "fused.pt", fused, model_name="simple_cnn", model_kwargs=kwargs,
+                          input_size=(1, 1, 8, 8), report=report)
+    loaded = load_checkpoint(tmp_path / "fused.pt").model
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.modules())
+    assert torch.allclose(loaded(example), fused(example))

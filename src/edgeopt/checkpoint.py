@@ -128,6 +128,11 @@ def load_checkpoint(path: str | os.PathLike[str], model: nn.Module | None = None
         from edgeopt.fuse.checkpoint import rebuild_fused
 
         model = rebuild_fused(header["model_name"], header["model_kwargs"], header["metadata"])
+    elif model is None and "structured_pruning" in header["metadata"]:
+        # A structurally pruned model is the registry model resized to the saved shapes.
+        from edgeopt.prune.structured_checkpoint import rebuild_pruned
+
+        model = rebuild_pruned(header["model_name"], header["model_kwargs"], state)
     elif model is None:
         model = _rebuild(source, header["model_name"], header["model_kwargs"])
     _load_state(model, state, source)
