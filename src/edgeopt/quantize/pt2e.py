@@ -1,0 +1,336 @@
+"""int8 for ExecuTorch: PT2E quantization with the XNNPACK quantizer, lowered to a ``.pte``.
+
+The flow is PyTorch 2 Export quantization as ExecuTorch documents it for XNNPACK:
+``torch.export`` → ``prepare_pt2e(XNNPACKQuantizer)`` → run real calibration data →
+``convert_pt2e`` → ``torch.export`` again → ``to_edge_transform_and_lower(XnnpackPartitioner)``.
+The quantizer's scheme is what XNNPACK's int8 kernels take: weights symmetric int8 per output
+channel, activations asymmetric int8 per tensor, observed with a histogram (the quantizer's
+default static observer).
+
+BatchNorm. ``edgeopt.fuse`` folds every BatchNorm into the conv or linear before it first, so
+the graph PT2E sees has no BN left. PT2E would fold conv+BN itself (``prepare_pt2e`` fuses the
+pair, ``convert_pt2e`` leaves the folded weight), with the same numbers for a conv followed by a
+BN; ``edgeopt.fuse`` also folds linear+BN and checks each fold. If fusion is not possible, PT2E's
+own folding is used and the metadata says so.
+
+What is measured: the int8 accuracy is the ``.pte``'s own, run in the ExecuTorch runtime; the
+float accuracy is the eager fp32 model's on the same data.
+
+Example:
+    >>> result = ptq_executorch(model, calibration_subset(splits.train, 512), "out/model.int8.pte",
+    ...                         eval_data=splits.test)
+    >>> result.int8_accuracy, result.accuracy_drop, result.artifact.size_bytes
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from edgeopt.errors import EdgeoptError
+from edgeopt.export.artifact import Artifact
+from edgeopt.quantize.result import QuantizationResult
+from edgeopt.utils.modes import preserve_modes
+
+CALIBRATION_BATCH = 64
+MIN_CALIBRATION_SAMPLES = 1
+# Parity of the int8 program against the PT2E reference (a float simulation of the same int8
+# graph): integer kernels round each layer's requantisation differently, by up to one step, so
+# the logits may differ by a few output quantisation steps (measured on the mnist5k MobileNet:
+# 3.9 % of the largest logit, over seeded random and real inputs). 10 % allows that and still
+# catches a wrong graph (which is off by its whole scale).
+INT8_PARITY_RTOL = 0.1
+
+
+def xnnpack_quantizer(per_channel: bool = True, qat: bool = False, weight_bits: int = 8) -> Any:
+    """An ``XNNPACKQuantizer`` with ExecuTorch's symmetric config applied to the whole model.
+
+    Args:
+        per_channel: One weight scale per output channel (else one per tensor).
+        qat: Fake-quantize modules for training instead of observers.
+        weight_bits: 8, or 7 to keep weights in [-63, 63] (see :mod:`edgeopt.quantize.qat`).
+
+    Example:
+        >>> prepare_pt2e(graph, xnnpack_quantizer(per_channel=True))
+    """
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
+
+    limit = 2 ** (weight_bits - 1) - 1
+    config = get_symmetric_quantization_config(
+        is_per_channel=per_channel, is_qat=qat, weight_qmin=-limit, weight_qmax=limit
+    )
+    return XNNPACKQuantizer().set_global(config)
+
+
+def capture_for_quantization(model: nn.Module, example_input: Tensor) -> torch.fx.GraphModule:
+    """``torch.export`` the model (batch dimension dynamic) and return its graph module.
+
+    The batch is dynamic so calibration and training can use any batch size; a batch-1 example
+    is repeated to 2, since export would otherwise specialise the batch to 1.
+    """
+    example = example_input if example_input.shape[0] > 1 else example_input.repeat(2, *[1] * (example_input.ndim - 1))
+    from edgeopt.export.executorch import executorch_error
+
+    try:
+        return torch.export.export(
+            model, (example,), dynamic_shapes=({0: torch.export.Dim.DYNAMIC},)
+        ).module()
+    except (EdgeoptError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        raise executorch_error(model, exc) from exc
+
+
+def quantize_pt2e(
+    model: nn.Module,
+    calibration_data: Tensor | Dataset,
+    example_input: Tensor | None = None,
+    *,
+    per_channel: bool = True,
+) -> torch.fx.GraphModule:
+    """Post-training int8 quantization with PT2E and the XNNPACK quantizer; ``model`` is untouched.
+
+    Args:
+        model: The fp32 model.
+        calibration_data: Real inputs (N x C x H x W tensor, or a dataset of ``(input, label)``).
+        example_input: An input batch for export; default: the first calibration sample.
+        per_channel: Per-output-channel weight scales (recommended; per-tensor loses accuracy on
+            depthwise convs, whose channels differ widely in range).
+
+    Returns:
+        The converted graph module: int8 quantize/dequantize ops around float ops (a simulation
+        of the int8 program, which ``torch.export`` + XNNPACK lowering turn into int8 kernels).
+        Its ``train()``/``eval()`` switch dropout and BatchNorm only (PT2E's exported models).
+
+    Raises:
+        EdgeoptError: empty or non-finite calibration data, non-finite weights, a model that
+            cannot be exported.
+
+    Example:
+        >>> q = quantize_pt2e(model, calib_images, torch.zeros(1, 1, 28, 28))
+        >>> q(torch.zeros(1, 1, 28, 28)).shape
+        torch.Size([1, 10])
+    """
+    _check_model(model)
+    batches = calibration_batches(calibration_data)
+    example = example_input if example_input is not None else batches[0][:1]
+    return _quantize(model, batches, example, per_channel)[0]
+
+
+def _quantize(
+    model: nn.Module, batches: list[Tensor], example: Tensor, per_channel: bool
+) -> tuple[torch.fx.GraphModule, str]:
+    """Fold BN, capture, prepare, calibrate, convert; returns the model and who folded BN."""
+    from torchao.quantization.pt2e import allow_exported_model_train_eval
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    float_model, folded_by = fold_batchnorm(model, example)
+    graph = capture_for_quantization(float_model, example)
+    with _quiet():
+        prepared = prepare_pt2e(graph, xnnpack_quantizer(per_channel=per_channel))
+        calibrate(prepared, batches)
+        converted = convert_pt2e(prepared)
+    return allow_exported_model_train_eval(converted), folded_by
+
+
+def ptq_executorch(
+    model: nn.Module,
+    calibration_data: Tensor | Dataset,
+    path: str | os.PathLike[str],
+    *,
+    example_input: Tensor | None = None,
+    eval_data: Dataset | None = None,
+    per_channel: bool = True,
+    check: bool = True,
+) -> QuantizationResult:
+    """Quantize ``model`` to int8 with PT2E and write an XNNPACK-lowered ``.pte`` at ``path``.
+
+    Args:
+        model: The fp32 model (not modified).
+        calibration_data: Real inputs for activation ranges (a few hundred samples suffice).
+        path: The ``.pte`` to write (atomically, after the parity check).
+        example_input: The program's input shape, batch included; default: one calibration
+            sample (batch 1, what an edge device runs).
+        eval_data: Labelled data (e.g. ``splits.test``): the int8 accuracy is measured on the
+            ``.pte`` in the ExecuTorch runtime, the float accuracy on the eager model.
+        per_channel: Per-output-channel weight scales.
+        check: Check the ``.pte`` against its PT2E reference (``INT8_PARITY_RTOL``). Turn off
+            only for models whose logits carry no signal (random weights), where int8 rounding
+            alone reorders near-equal logits.
+
+    Returns:
+        A :class:`QuantizationResult` (backend ``"executorch"``, method ``"ptq"``); its artifact's
+        metadata holds the delegation counts and what folded BatchNorm.
+
+    Raises:
+        EdgeoptError: bad calibration data or model (see :func:`quantize_pt2e`), an operator
+            ExecuTorch cannot run, or a program that does not match its PT2E reference.
+
+    Example:
+        >>> r = ptq_executorch(model, calib, "m.int8.pte", eval_data=splits.test)
+        >>> r.artifact.precision, r.accuracy_drop
+        ('int8', 0.0)
+    """
+    _check_model(model)
+    batches = calibration_batches(calibration_data)
+    example = example_input if example_input is not None else batches[0][:1]
+    quantized, folded_by = _quantize(model, batches, example, per_channel)
+    config = {"scheme": "XNNPACKQuantizer symmetric", "per_channel": per_channel,
+              "activation_observer": "HistogramObserver", "bn_folding": folded_by}
+    artifact = write_int8_program(quantized, example, path, model_name=type(model).__name__,
+                                  parity_data=batches[0], metadata=config, check=check)
+    return QuantizationResult(
+        artifact=artifact,
+        backend="executorch",
+        method="ptq",
+        calibration="histogram",
+        float_accuracy=float_accuracy(model, eval_data),
+        int8_accuracy=artifact_accuracy(artifact, eval_data),
+        metadata={**config, "calibration_samples": sum(len(b) for b in batches)},
+    )
+
+
+def write_int8_program(
+    quantized: torch.fx.GraphModule,
+    example: Tensor,
+    path: str | os.PathLike[str],
+    *,
+    model_name: str = "model",
+    parity_data: Tensor | None = None,
+    metadata: dict[str, Any] | None = None,
+    check: bool = True,
+) -> Artifact:
+    """Export a converted PT2E model, lower it to XNNPACK and write it after a parity check."""
+    from edgeopt.export.executorch import executorch_error, lower_to_executorch, write_program
+
+    try:
+        with _quiet():
+            program = torch.export.export(quantized, (example,))
+    except Exception as exc:
+        raise executorch_error(quantized, exc) from exc
+    lowered = lower_to_executorch(program, quantized)
+    return write_program(
+        lowered, path, example, "int8", reference=quantized if check else None, parity_data=parity_data,
+        rtol=INT8_PARITY_RTOL, atol=1e-3, metadata={"quantization": metadata or {}, "model": model_name},
+    )
+
+
+def fold_batchnorm(model: nn.Module, example: Tensor) -> tuple[nn.Module, str]:
+    """A copy of ``model`` with BatchNorm folded by ``edgeopt.fuse`` (or the copy unfused).
+
+    Returns the model and who folds BatchNorm: ``"edgeopt.fuse"``, or ``"pt2e"`` when fusion
+    is unavailable or refused (PT2E then folds conv+BN during quantization).
+    """
+    copied = copy.deepcopy(model).eval()
+    try:
+        from edgeopt.fuse import fuse
+    except ImportError:
+        return copied, "pt2e"
+    try:
+        with preserve_modes(copied):
+            return fuse(copied, example), "edgeopt.fuse"
+    except EdgeoptError:
+        return copied, "pt2e"
+
+
+def calibrate(prepared: torch.fx.GraphModule, batches: Sequence[Tensor]) -> None:
+    """Run calibration batches through a prepared (observed) model, without gradients."""
+    with torch.no_grad():
+        for batch in batches:
+            prepared(batch)
+
+
+def calibration_batches(data: Tensor | Dataset | Sequence[Tensor], batch_size: int = CALIBRATION_BATCH) -> list[Tensor]:
+    """Calibration inputs as float batches, checked: not empty, finite, N x C x H x W.
+
+    Accepts a tensor, a ``TensorDataset`` / dataset of ``(input, label)`` pairs, or a list of
+    batches (returned as they are, after the checks).
+
+    Raises:
+        EdgeoptError: no samples, NaN/Inf values, or inputs without a batch dimension.
+
+    Example:
+        >>> [b.shape[0] for b in calibration_batches(torch.zeros(130, 1, 8, 8))]
+        [64, 64, 2]
+    """
+    if isinstance(data, (list, tuple)) and all(isinstance(b, Tensor) for b in data):
+        batches = [b.detach().float() for b in data]
+    else:
+        images = _images_of(data)
+        batches = list(images.detach().float().split(batch_size)) if len(images) else []
+    if not batches or sum(len(b) for b in batches) < MIN_CALIBRATION_SAMPLES:
+        raise EdgeoptError("the calibration data is empty",
+                           hint="pass real input samples, e.g. calibration_subset(splits.train, 512)")
+    for batch in batches:
+        if batch.ndim < 2:
+            raise EdgeoptError(f"calibration inputs need a batch dimension, got shape {tuple(batch.shape)}")
+        if not torch.isfinite(batch).all():
+            raise EdgeoptError("the calibration data contains NaN or Inf values",
+                               hint="clean or re-normalise the inputs before quantizing")
+    return batches
+
+
+def float_accuracy(model: nn.Module, data: Dataset | None) -> float | None:
+    """Top-1 of the eager float model on ``data`` (None without data)."""
+    if data is None:
+        return None
+    from edgeopt.train import evaluate
+
+    return evaluate(model, data).accuracy
+
+
+def artifact_accuracy(artifact: Artifact, data: Dataset | None, threads: int = 2) -> float | None:
+    """Top-1 of the artifact's own outputs in its runtime (None without data)."""
+    if data is None:
+        return None
+    from edgeopt.runtime.bench import open_runner
+
+    runner = open_runner(artifact, threads)
+    try:
+        return runner.accuracy(data)
+    finally:
+        runner.close()
+
+
+def _check_model(model: Any) -> None:
+    if not isinstance(model, nn.Module):
+        raise EdgeoptError(f"expected a torch.nn.Module to quantize, got {type(model).__name__}")
+    for name, tensor in list(model.named_parameters()) + list(model.named_buffers()):
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise EdgeoptError(f"the model's {name!r} contains NaN or Inf values",
+                               hint="quantize a model whose training converged")
+
+
+def _images_of(data: Any) -> Tensor:
+    if isinstance(data, Tensor):
+        return data
+    tensors = getattr(data, "tensors", None)
+    if tensors:
+        return tensors[0]
+    try:
+        items = [data[i] for i in range(len(data))]
+    except TypeError as exc:
+        raise EdgeoptError(f"cannot read calibration samples from {type(data).__name__}",
+                           hint="pass a tensor of inputs or a dataset of (input, label) pairs") from exc
+    if not items:
+        return torch.empty(0)
+    return torch.stack([item[0] if isinstance(item, (list, tuple)) else item for item in items])
+
+
+class _quiet(warnings.catch_warnings):
+    """Silence the quantization stack's deprecation chatter (torchao, torch.export)."""
+
+    def __enter__(self) -> Any:
+        result = super().__enter__()
+        warnings.simplefilter("ignore")
+        return result
