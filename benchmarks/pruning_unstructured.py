@@ -15,13 +15,14 @@ real encoded and zlib'd bytes (``edgeopt.prune.sparsity_report``) and of the ``.
 No latency is given on purpose: a dense runtime runs the sparse file exactly as fast as the
 dense one.
 
-Budget: ``--steps`` pruning steps of ``--epochs`` fine-tuning epochs each (default 4 × 1), one
-thread (the machine is shared). A one-shot 80% prune without fine-tuning is measured too, for
-contrast.
+Budget: ``--steps`` pruning steps of ``--epochs`` fine-tuning epochs each (default 4 × 2 = 8
+epochs of 3,500 images), one thread (the machine is shared). With 1 epoch per step the drop was
+0.9 / 1.1 / 1.5 points over fine-tuning seeds 0 / 1 / 2, so 1 is not enough to meet the target
+reliably. A one-shot 80% prune without fine-tuning is measured too, for contrast.
 
 Usage:
     python benchmarks/pruning_unstructured.py
-    python benchmarks/pruning_unstructured.py --steps 4 --epochs 1 --lr 1e-3
+    python benchmarks/pruning_unstructured.py --steps 4 --epochs 2 --lr 1e-3 --seed 1
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=MODEL)
     parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0, help="fine-tuning seed (not the data split)")
     parser.add_argument("--out", type=Path, default=RESULTS)
