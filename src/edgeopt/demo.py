@@ -1,140 +1,132 @@
 """``edgeopt demo``: the main job on bundled data, end to end with no arguments.
 
-Today: train a small MobileNetV1 on the bundled 5,000-image MNIST subset, evaluate it on the
-held-out test split, profile it exactly, export it to ONNX (parity-checked), measure the
-artifact in ONNX Runtime (latency, accuracy, peak memory), compare the host's roofline estimate
-with that measurement, check the fit on a target device (an estimate), and write
-``results.json`` and the HTML report. Later capabilities (pruning, quantization, distillation)
-add candidates here.
+The demo is a run of the bundled demo recipe (``recipes/demo.yaml``, shipped inside the package):
+a MobileNetV1 baseline and a larger teacher trained on the 5,000-image MNIST subset, then
+structured pruning with fine-tuning, distillation from the teacher, BatchNorm fusion, int8
+quantization for ONNX Runtime and ExecuTorch, export of the fp32 baseline in both formats, and
+one bench of every artifact side by side. :func:`gains` reads the final int8 artifacts against
+the fp32 baseline *from the same bench run*: size, measured latency and accuracy on the artifact.
+
+Example:
+    >>> from edgeopt.demo import run_demo
+    >>> summary = run_demo("runs/demo")
+    >>> [(g.runtime, round(g.size_ratio, 1), round(g.speedup, 2)) for g in summary.gains]
 """
 
 from __future__ import annotations
 
-import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import torch
+from rich.console import Console
 
-from edgeopt.analysis import ModelProfile, profile
-from edgeopt.baseline import BaselineResult, train_baseline
-from edgeopt.train import TrainConfig
+DEMO_RECIPE = "demo.yaml"
 
-DEMO_DATA = "mnist5k"
-DEMO_MODEL = "mobilenet_v1"
-# α = 0.5 keeps the model small; stride-1 stem keeps 28×28 digits from shrinking to 1×1.
-DEMO_MODEL_KWARGS: dict[str, Any] = {"width_mult": 0.5, "stem_stride": 1}
-# Chosen on the validation split. Test accuracy over seeds 0/1/2 (init, batching, augmentation):
-# 98.5/98.0/97.8%; 25 epochs with label smoothing 0.1 gave 98.2/97.8/98.7%, no better for longer.
-DEMO_TRAIN = TrainConfig(epochs=20, batch_size=64, lr=5e-3, augment_shift=1, seed=0)
-DEMO_TARGET = "raspberry-pi-4"
-BENCH_THREADS = 2
+
+def bundled_recipe(name: str = DEMO_RECIPE) -> Path:
+    """Path of a recipe shipped with edgeopt (``demo.yaml``, ``tiny.yaml``).
+
+    Raises:
+        EdgeoptError: No bundled recipe has that name.
+    """
+    from edgeopt.errors import EdgeoptError, suggest
+
+    folder = resources.files("edgeopt") / "recipes"
+    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".yaml"))
+    if name not in names:
+        raise EdgeoptError(f"no bundled recipe {name!r}", hint=suggest(name, names) or f"choose from {names}")
+    return Path(str(folder / name))
+
+
+@dataclass(frozen=True)
+class Gain:
+    """An int8 artifact against the fp32 baseline artifact of the same format, one bench run."""
+
+    runtime: str
+    baseline_path: str
+    final_path: str
+    size_ratio: float  # baseline bytes ÷ final bytes
+    speedup: float  # baseline median latency ÷ final median latency (measured, same run)
+    baseline_accuracy: float | None
+    final_accuracy: float | None
+
+    @property
+    def accuracy_drop_points(self) -> float | None:
+        """Baseline minus final top-1, in points, both measured on the artifacts."""
+        if self.baseline_accuracy is None or self.final_accuracy is None:
+            return None
+        return 100.0 * (self.baseline_accuracy - self.final_accuracy)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain form for JSON."""
+        return {**self.__dict__, "accuracy_drop_points": self.accuracy_drop_points}
 
 
 @dataclass
-class DemoResult:
-    """What the demo produced and where it wrote it."""
+class DemoSummary:
+    """Where the demo wrote its results, how long it took, and what each stage gained."""
 
-    model_name: str
-    model_kwargs: dict[str, Any]
-    test_accuracy: float
-    test_size: int
-    profile: ModelProfile
-    train_seconds: float
-    artifact: dict[str, Any]
-    device_fit: dict[str, Any]
-    results_path: Path
-    report_path: Path
+    run_dir: Path
+    seconds: float
+    gains: list[Gain] = field(default_factory=list)
+
+    @property
+    def results_path(self) -> Path:
+        return self.run_dir / "results.json"
+
+    @property
+    def report_path(self) -> Path:
+        return self.run_dir / "report.html"
 
 
-def run_demo(out_dir: str | Path = "runs/demo", *, epochs: int | None = None, seed: int = 0,
-             target: str = DEMO_TARGET) -> DemoResult:
-    """Run the demo into ``out_dir`` and return its figures.
+def run_demo(out_dir: str | Path = "runs/demo", *, recipe: str | Path | None = None, resume: bool = False,
+             console: Console | None = None) -> DemoSummary:
+    """Run the demo recipe into ``out_dir`` (an earlier run there is replaced unless ``resume``).
 
     Args:
-        out_dir: Run directory (created; files in it are replaced atomically).
-        epochs: Override the baseline's training epochs (fewer for a quick look).
-        seed: Seed for initialisation, batching and augmentation (the split is fixed).
-        target: Catalog device to check the fit against (see ``edgeopt devices``).
+        out_dir: Run directory.
+        recipe: Another recipe file to run instead of the bundled demo (tests use ``tiny.yaml``).
+        resume: Continue an interrupted demo run; finished steps are kept.
+        console: Where progress and tables go.
     """
-    from edgeopt.devices import check_fit, get_device, load_catalog, plot_resources
-    from edgeopt.report import RunResults, save_results, write_report
+    from edgeopt.pipeline import load_recipe, run_recipe
 
     started = time.perf_counter()
-    out = Path(out_dir)
-    device = get_device(target)  # fail on a bad target before training
-    config = DEMO_TRAIN.model_copy(update={"seed": seed, **({"epochs": epochs} if epochs else {})})
-    base = train_baseline(DEMO_MODEL, DEMO_DATA, out / "baseline", config=config, model_kwargs=DEMO_MODEL_KWARGS)
-    cost = profile(base.model, input_size=base.input_size)
-    artifact = export_and_measure(base, cost, out / "artifacts" / "baseline.onnx")
-    fit = check_fit(cost, device, "fp32", weights_bytes=artifact["size_bytes"]).to_dict()
-    chart = plot_resources(load_catalog(), out / "plots" / "devices.png")
-    results = RunResults(
-        edgeopt_version=_version(),
-        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        host={"python": platform.python_version(), "torch": torch.__version__,
-              "threads": torch.get_num_threads(), "machine": platform.machine()},
-        dataset=base.data.summary(),
-        target=device.name,
-        candidates=[_baseline_candidate(base, cost, config, out, artifact)],
-        device_fit=fit,
-        resource_chart=str(chart.relative_to(out)),
-        seconds=round(time.perf_counter() - started, 1),
-    )
-    results_path = save_results(out, results)
-    report_path = write_report(out)
-    return DemoResult(base.model_name, base.model_kwargs, base.test_accuracy, len(base.data.test), cost,
-                      base.train.seconds, artifact, fit, results_path, report_path)
+    source = Path(recipe) if recipe is not None else bundled_recipe()
+    results = run_recipe(load_recipe(source), out_dir, resume=resume, force=not resume, console=console)
+    return DemoSummary(Path(out_dir), time.perf_counter() - started, gains(results))
 
 
-def export_and_measure(base: BaselineResult, cost: ModelProfile, path: Path) -> dict[str, Any]:
-    """Export to ONNX (parity-checked), measure in ONNX Runtime, and calibrate the host estimate.
+def gains(results: Any) -> list[Gain]:
+    """The last int8 artifact of each format against the baseline's fp32 artifact of that format.
 
-    Returns the artifact entry of results.json: file facts, the measurement and the host's
-    roofline estimate with the ratio estimated ÷ measured.
+    Each artifact's latest measurement is used; the demo recipe measures every artifact in one
+    bench step (interleaved rounds), so the speed-up is a latency ratio measured in one run,
+    never a MAC ratio.
     """
-    from edgeopt.devices.calibration import calibrate_on_host
-    from edgeopt.export import export_onnx
-    from edgeopt.runtime import bench
-
-    images = base.data.test.tensors[0]
-    artifact = export_onnx(base.model, images[:1], path, parity_data=images[:64])
-    (measured,) = bench([artifact], data=base.data, threads=BENCH_THREADS)
-    calibration = calibrate_on_host(cost, measured.latency_ms_median)
-    return {
-        **artifact.to_dict(),
-        "path": str(path.relative_to(path.parents[1])),
-        "measurements": [measured.to_dict()],
-        "estimate": calibration.estimate_dict(),
-        "estimate_vs_measured": calibration.ratio,
-    }
+    candidates = list(results.candidates)
+    if not candidates:
+        return []
+    baseline = {a.format: a for a in candidates[0].artifacts if a.precision == "fp32" and a.measurements}
+    finals: dict[str, Any] = {}
+    for cand in candidates[1:]:
+        for art in cand.artifacts:
+            if art.precision == "int8" and art.measurements and art.format in baseline:
+                finals[art.format] = art
+    return [_gain(baseline[fmt], art) for fmt, art in finals.items()]
 
 
-def _baseline_candidate(base: BaselineResult, cost: ModelProfile, config: TrainConfig, out: Path,
-                        artifact: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": "baseline",
-        "technique": "baseline",
-        "lineage": [{"step": "train", "config": config.model_dump()}],
-        "model": {"name": base.model_name, "kwargs": base.model_kwargs},
-        "checkpoint": str(base.checkpoint.relative_to(out)),
-        "metrics": {
-            "test_accuracy": base.test_accuracy,
-            "best_val_accuracy": base.train.best_val_acc,
-            "params": cost.params,
-            "macs": cost.macs,
-            "param_bytes": cost.param_bytes,
-            "peak_activation_bytes": cost.peak_activation_bytes,
-            "checkpoint_bytes": base.checkpoint.stat().st_size,
-        },
-        "profile": cost.to_dict(),
-        "artifacts": [artifact],
-    }
-
-
-def _version() -> str:
-    from edgeopt import __version__
-
-    return __version__
+def _gain(base: Any, final: Any) -> Gain:
+    b, f = base.measurements[-1], final.measurements[-1]
+    return Gain(
+        runtime=f.runtime,
+        baseline_path=base.path,
+        final_path=final.path,
+        size_ratio=base.size_bytes / final.size_bytes,
+        speedup=b.latency_ms_median / f.latency_ms_median,
+        baseline_accuracy=b.accuracy,
+        final_accuracy=f.accuracy,
+    )

@@ -72,18 +72,15 @@ def test_synthetic_report_in_chromium(browser, synthetic_run):
 
 
 @pytest.mark.slow
-def test_real_tiny_demo_report_in_chromium(browser, tmp_path, monkeypatch):
-    # The demo's own code path, with a small CNN on the 8×8 digits so it trains in seconds.
-    monkeypatch.setattr(edgeopt.demo, "DEMO_DATA", "digits")
-    monkeypatch.setattr(edgeopt.demo, "DEMO_MODEL", "simple_cnn")
-    monkeypatch.setattr(edgeopt.demo, "DEMO_MODEL_KWARGS", {})
+def test_real_tiny_demo_report_in_chromium(browser, tmp_path):
+    # The demo's own code path (a recipe run), with the bundled tiny recipe: a small CNN on the
+    # 8×8 digits, pruned, fused, exported and benched, so it runs in seconds.
     run = tmp_path / "demo"
-    edgeopt.demo.run_demo(run, epochs=1)
+    edgeopt.demo.run_demo(run, recipe=edgeopt.demo.bundled_recipe("tiny.yaml"))
     results = load_results(run)
     baseline = results.candidates[0]
-    # size, latency and layer plots, and the resource chart
-    text = _check_page(browser, write_report(run), expected_images=4)
-    (artifact,) = baseline.artifacts
+    text = _check_page(browser, run / "report.html", expected_images=4)
+    artifact = baseline.artifacts[0]
     assert fmt_pct(baseline.metrics.test_accuracy) in text
     assert fmt_bytes(artifact.size_bytes) in text  # the exported ONNX file, measured
     assert fmt_pct(artifact.measurements[0].accuracy) in text

@@ -1,46 +1,43 @@
-"""``edgeopt demo``: the whole flow on the bundled MNIST subset, no arguments needed."""
+"""``edgeopt demo``: the bundled demo recipe on the MNIST subset, no arguments needed."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+from rich.table import Table
 
 from edgeopt.cli.common import console
 
 
 def demo(
-    out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Run directory."),
-    epochs: int = typer.Option(None, "--epochs", "-e", min=1, help="Override the baseline's training epochs (20)."),
-    seed: int = typer.Option(0, "--seed"),
-    target: str = typer.Option("raspberry-pi-4", "--target", "-t", help="Device to check the fit on (edgeopt devices)."),
+    out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Run directory (an earlier demo run there is replaced)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted demo run; finished steps are kept."),
+    recipe: Path = typer.Option(None, "--recipe", help="Run another recipe the same way (default: the bundled demo.yaml)."),
 ) -> None:
-    """Train a small MobileNet on mnist5k, profile, export to ONNX, measure, check the fit, report.
+    """Shrink a MobileNet on mnist5k step by step and measure every stage.
 
-    Grows with each capability: pruning, quantization and distillation stages join it.
+    Runs the bundled recipe (recipes/demo.yaml): train a MobileNetV1 baseline and a larger teacher,
+    structured prune + fine-tune, distill, fuse, int8 quantize (ONNX Runtime and ExecuTorch), export
+    the fp32 baseline, bench every artifact side by side, then print the gains and write
+    results.json and report.html. Same as `edgeopt run recipes/demo.yaml -o runs/demo --force`.
     """
-    from edgeopt.analysis import format_profile_table
     from edgeopt.demo import run_demo
-    from edgeopt.analysis.tables import format_bytes
 
-    result = run_demo(out, epochs=epochs, seed=seed, target=target)
-    console.print(format_profile_table(result.profile, max_rows=12))
-    art = result.artifact
-    (measured,) = art["measurements"]
-    console.print(
-        f"[bold]baseline[/] {result.model_name} {result.model_kwargs}: test accuracy "
-        f"[bold]{result.test_accuracy:.2%}[/] on {result.test_size} held-out images, "
-        f"{result.profile.params:,} params, {result.profile.macs:,} MACs, trained in {result.train_seconds:.0f} s"
-    )
-    console.print(
-        f"[bold]ONNX[/] {art['path']}: {format_bytes(art['size_bytes'])}, ONNX Runtime "
-        f"({measured['threads']} threads, batch 1) median {measured['latency_ms_median']:.3f} ms, "
-        f"p90 {measured['latency_ms_p90']:.3f} ms, accuracy {measured['accuracy']:.2%} (measured on the artifact)"
-    )
-    console.print(
-        f"host roofline estimate {art['estimate']['latency_ms']:.3f} ms = "
-        f"{art['estimate_vs_measured']:.2f}× the measured latency (estimate)"
-    )
-    console.print(f"fit on {result.device_fit['device']} (estimate): {result.device_fit['verdict']}")
-    console.print(f"results: {result.results_path}")
-    console.print(f"report:  {result.report_path}")
+    summary = run_demo(out, recipe=recipe, resume=resume, console=console)
+    if summary.gains:
+        console.print(_gains_table(summary.gains))
+    console.print(f"demo finished in {summary.seconds / 60:.1f} min")
+    console.print(f"results: {summary.results_path}")
+    console.print(f"report:  {summary.report_path}")
+
+
+def _gains_table(gains: list) -> Table:
+    table = Table(title="final int8 artifact vs fp32 baseline (measured on the artifacts, one bench run)")
+    for col in ("runtime", "baseline", "final", "smaller", "faster", "accuracy baseline → final"):
+        table.add_column(col, justify="right" if col in ("smaller", "faster") else "left")
+    for g in gains:
+        acc = (f"{g.baseline_accuracy:.2%} → {g.final_accuracy:.2%}"
+               if g.baseline_accuracy is not None and g.final_accuracy is not None else "n/a")
+        table.add_row(g.runtime, g.baseline_path, g.final_path, f"{g.size_ratio:.1f}×", f"{g.speedup:.2f}×", acc)
+    return table
