@@ -33,7 +33,6 @@ _EXPORTS: dict[str, str] = {
     "SparsityReport": "edgeopt.prune.sparsity",
     "sparsity_report": "edgeopt.prune.sparsity",
     # structured
-    "structured": "edgeopt.prune.structured",
     "iterative_structured": "edgeopt.prune.iterative",
     "channel_groups": "edgeopt.prune.graph",
     "ChannelGroup": "edgeopt.prune.graph",
@@ -41,6 +40,10 @@ _EXPORTS: dict[str, str] = {
     "IMPORTANCE_CRITERIA": "edgeopt.prune.importance",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "structured"])
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
+# ``structured`` is both a submodule and the function it defines. Bind the function eagerly: a
+# lazy binding would be replaced by the module the first time anything imports the submodule.
+from edgeopt.prune.structured import structured  # noqa: E402
