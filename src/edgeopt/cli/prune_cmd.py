@@ -100,6 +100,9 @@ def _structured(net, example, splits, config, epochs, rounds, ratio, importance,
     else:
         small, _ = structured_with_report(net, ratio, example, importance, scope=scope or "uniform",
                                           round_to=round_to, exclude=exclude, data=splits.train)
+        from edgeopt.prune.bn_recalibration import recalibrate_batchnorm
+
+        recalibrate_batchnorm(small, splits.train)
         history = []
     before, after = _measure(net, example, splits), _measure(small, example, splits)
     files = _save(small, source, example, out, {"ratio": ratio, "importance": importance,

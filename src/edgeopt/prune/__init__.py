@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "sparsity_report": "edgeopt.prune.sparsity",
     # structured
     "iterative_structured": "edgeopt.prune.iterative",
+    "recalibrate_batchnorm": "edgeopt.prune.bn_recalibration",
     "channel_groups": "edgeopt.prune.graph",
     "ChannelGroup": "edgeopt.prune.graph",
     "channel_importance": "edgeopt.prune.importance",

@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 
 from edgeopt.analysis import profile
 from edgeopt.errors import EdgeoptError
+from edgeopt.prune.bn_recalibration import recalibrate_batchnorm
 from edgeopt.prune.structured import structured_with_report
 from edgeopt.train import TrainConfig, evaluate, fit
 
@@ -67,6 +68,7 @@ def iterative_structured(
         current, report = structured_with_report(
             current, step, example_input, importance, scope=scope, round_to=round_to,
             exclude=exclude, data=train)
+        recalibrate_batchnorm(current, train)  # stale BN statistics alone take accuracy to chance
         cost = profile(current, input_size=size)
         row: dict[str, Any] = {"round": index, "ratio": step, "params": cost.params, "macs": cost.macs,
                                "channels": report.channels_after}

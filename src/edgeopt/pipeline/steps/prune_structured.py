@@ -67,6 +67,9 @@ class StructuredPruneStep(StepConfig):
             scoring = calibration_subset(ctx.data.train, IMPORTANCE_SAMPLES) if self.importance == "taylor" else None
             model, report = structured_with_report(model, self.ratio, ctx.example_input, data=scoring, **options)
             details["pruning"] = report.to_dict()
+            from edgeopt.prune.bn_recalibration import recalibrate_batchnorm
+
+            recalibrate_batchnorm(model, ctx.data.train)  # stale BN statistics alone give chance accuracy
             if self.fine_tune is not None:
                 details["fine_tune"] = fit(model, ctx.data.train, ctx.data.val, self.fine_tune).to_dict()
         return StepOutput(ctx.derive(model), details=details)
