@@ -24,6 +24,7 @@ import torch
 from torch import fx, nn
 
 from edgeopt.analysis.counting import TensorInfo, normalize_op_name
+from edgeopt.utils.tensors import flat_tensors
 
 
 ParamKey = tuple[int, tuple[int, ...]]
@@ -136,17 +137,6 @@ def _describe(value: Any) -> Any:
     return value
 
 
-def _tensors(value: Any) -> list[torch.Tensor]:
-    """All tensors inside a (nested) result, in order."""
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _tensors(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _tensors(v)]
-    return []
-
-
 def _storage(t: torch.Tensor) -> int:
     """Address of the memory a tensor lives in (shared by its views and in-place results)."""
     try:
@@ -189,14 +179,14 @@ class RecordingInterpreter(fx.Interpreter):
         inputs = {a.name: self.records[a.name].storages for a in n.all_input_nodes
                   if a.name in self.records}
         outputs, fresh, aliases = [], [], set()
-        for t in _tensors(result):
+        for t in flat_tensors(result):
             outputs.append(TensorInfo(tuple(t.shape), t.element_size()))
             shared = [name for name, s in inputs.items() if t.numel() and _storage(t) in s]
             fresh.append(not shared and n.op != "get_attr")
             aliases.update(shared)
         record = NodeRecord(n, _op_name(n, module), module, _describe(args), _describe(kwargs),
                             outputs, fresh, tuple(sorted(aliases)),
-                            frozenset(_storage(t) for t in _tensors(result) if t.numel()))
+                            frozenset(_storage(t) for t in flat_tensors(result) if t.numel()))
         owned = module.parameters() if module is not None else (
             [result] if isinstance(result, nn.Parameter) else [])
         record.params = [(tensor_key(p), p.numel()) for p in owned]

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from edgeopt.errors import EdgeoptError
+from edgeopt.export.errors import exporter_error
 from edgeopt.export.artifact import Artifact
 from edgeopt.export.parity import ParityReport, check_parity, parity_inputs
 from edgeopt.train.checks import _diagnose
@@ -220,33 +221,9 @@ def executorch_error(model: nn.Module | None, exc: BaseException) -> EdgeoptErro
         >>> executorch_error(net, RuntimeError("Missing out variants: {'mylib::op'}"))
         EdgeoptError("cannot export Net to ExecuTorch: operator 'mylib::op' has no ExecuTorch kernel ...")
     """
-    text = _chain_text(exc)
     name = type(model).__name__ if model is not None else "the model"
-    for pattern in _OPERATOR_PATTERNS:
-        match = pattern.search(text)
-        if match:
-            return EdgeoptError(
-                f"cannot export {name} to ExecuTorch: operator {match.group(1)!r} has no "
-                "ExecuTorch kernel or XNNPACK lowering",
-                hint="replace that operation in the model with supported ones, or keep it out "
-                "of the exported part",
-            )
-    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-    return EdgeoptError(
-        f"cannot export {name} to ExecuTorch: {type(exc).__name__}: {first[:300]}",
-        hint="run with --debug for the exporter's full message",
-    )
-
-
-def _chain_text(exc: BaseException) -> str:
-    parts: list[str] = []
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        parts.append(str(current))
-        current = current.__cause__ or current.__context__
-    return "\n".join(parts)
+    return exporter_error(name, "ExecuTorch", exc, "has no ExecuTorch kernel or XNNPACK lowering",
+                          _OPERATOR_PATTERNS)
 
 
 def _check_arguments(model: Any, example_input: Any) -> None:

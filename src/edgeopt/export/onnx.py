@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from edgeopt.errors import EdgeoptError
+from edgeopt.export.errors import exporter_error
 from edgeopt.export.artifact import Artifact
 from edgeopt.export.parity import check_parity, parity_inputs
 from edgeopt.train.checks import _diagnose
@@ -48,12 +48,6 @@ EXPORTER = "torch.onnx.export(dynamo=True)"
 # Where an exporter error names the operator it could not translate:
 #   dynamo: "No ONNX function found for <OpOverload(op='aten._linalg_eigh', overload='default')>"
 #   legacy: "Exporting the operator 'aten::linalg_eigh' to ONNX opset version 17 is not supported"
-_OPERATOR_PATTERNS = (
-    re.compile(r"OpOverload\(op='([\w.:]+)'"),
-    re.compile(r"operator '([\w.:]+)'"),
-    re.compile(r"target=torch\.ops\.(\w+\.\w+)"),  # namespace.op, without the overload
-)
-
 
 def export_onnx(
     model: nn.Module,
@@ -172,33 +166,7 @@ def export_error(model: nn.Module, exc: BaseException) -> EdgeoptError:
         >>> export_error(net, RuntimeError("No ONNX function found for <OpOverload(op='aten.fft_fft'..."))
         EdgeoptError("cannot export Net to ONNX: operator 'aten.fft_fft' has no ONNX translation ...")
     """
-    text = _chain_text(exc)
-    name = type(model).__name__
-    for pattern in _OPERATOR_PATTERNS:
-        match = pattern.search(text)
-        if match:
-            return EdgeoptError(
-                f"cannot export {name} to ONNX: operator {match.group(1)!r} has no ONNX translation",
-                hint="replace that operation in the model with supported ones, or keep it out "
-                "of the exported part",
-            )
-    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-    return EdgeoptError(
-        f"cannot export {name} to ONNX: {type(exc).__name__}: {first[:300]}",
-        hint="run with --debug for the exporter's full message",
-    )
-
-
-def _chain_text(exc: BaseException) -> str:
-    """The messages of ``exc`` and every exception it was raised from, joined."""
-    parts: list[str] = []
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        parts.append(str(current))
-        current = current.__cause__ or current.__context__
-    return "\n".join(parts)
+    return exporter_error(type(model).__name__, "ONNX", exc, "has no ONNX translation")
 
 
 def _check_graph(path: Path) -> None:

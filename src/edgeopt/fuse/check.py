@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import torch
@@ -22,6 +21,7 @@ from torch import Tensor, fx, nn
 
 from edgeopt.errors import EdgeoptError
 from edgeopt.export.parity import ParityReport, compare_outputs
+from edgeopt.utils.tensors import flat_tensors
 
 # Spatial size of a guessed input per conv dimensionality: small, and large enough for five
 # stride-2 stages (32 → 1), i.e. the usual ImageNet-style stems.
@@ -54,7 +54,7 @@ def default_input(gm: fx.GraphModule) -> Tensor:
 def run_batches(model: nn.Module, batches: Sequence[Tensor]) -> list[list[np.ndarray]]:
     """Run ``model`` on each batch; return each batch's outputs flattened to NumPy arrays."""
     with torch.no_grad():
-        return [[t.detach().cpu().numpy() for t in _tensors(model(x))] for x in batches]
+        return [[t.detach().cpu().numpy() for t in flat_tensors(model(x))] for x in batches]
 
 
 def compare(references: list[list[np.ndarray]], fused: list[list[np.ndarray]],
@@ -77,12 +77,3 @@ def require_match(report: ParityReport, model_name: str) -> None:
         )
 
 
-def _tensors(value: Any) -> list[Tensor]:
-    """Every tensor in a (nested) model output, in order."""
-    if isinstance(value, Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _tensors(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _tensors(v)]
-    return []

@@ -30,6 +30,7 @@ from edgeopt.prune.importance import channel_importance, check_criterion
 from edgeopt.prune.rebuild import conv_layout, rebuild
 from edgeopt.prune.structured_select import SCOPES, select_units
 from edgeopt.utils.modes import preserve_modes
+from edgeopt.utils.tensors import flat_tensors
 
 
 @dataclass
@@ -158,8 +159,8 @@ def check_pruned(original: nn.Module, small: nn.Module, graph: ChannelGraph, pru
     """
     masked = masked_copy(original, graph, pruned)
     with torch.no_grad(), preserve_modes(masked), preserve_modes(small):
-        reference = _flat(masked.eval()(example_input))
-        got = _flat(small.eval()(example_input))
+        reference = flat_tensors(masked.eval()(example_input))
+        got = flat_tensors(small.eval()(example_input))
     worst = 0.0
     for ref, out in zip(reference, got):
         if ref.shape != out.shape:
@@ -177,11 +178,3 @@ def check_pruned(original: nn.Module, small: nn.Module, graph: ChannelGraph, pru
     return worst
 
 
-def _flat(value: Any) -> list[Tensor]:
-    if isinstance(value, Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _flat(v)]
-    if isinstance(value, dict):
-        return [t for k in sorted(value, key=str) for t in _flat(value[k])]
-    return []

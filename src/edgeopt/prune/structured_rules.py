@@ -27,6 +27,8 @@ from typing import Any
 import torch
 from torch import Tensor, fx, nn
 
+from edgeopt.utils.tensors import flat_tensors
+
 PINNED = 0
 
 PASSTHROUGH_MODULES = (
@@ -109,16 +111,6 @@ def _varies(m: Tensor, dim: int) -> bool:
     return m.shape[dim] > 1 and bool((m.amax(dim) != m.amin(dim)).any())
 
 
-def _tensors(value: Any) -> list[Tensor]:
-    if isinstance(value, Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _tensors(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _tensors(v)]
-    return []
-
-
 def _pinned_like(value: Any) -> Any:
     """A slot map of pinned slots with the structure of a result (None where no tensor)."""
     if isinstance(value, Tensor):
@@ -146,7 +138,7 @@ class SlotInterpreter(fx.Interpreter):
         args, kwargs = self.fetch_args_kwargs_from_env(n)
         result = getattr(self, n.op)(n.target, args, kwargs)
         if n.op == "output":
-            for m in _tensors(self._in_maps(n.args)):
+            for m in flat_tensors(self._in_maps(n.args)):
                 self.sets.pin(m)  # the network's outputs are never pruned
         else:
             value = self._slot_map(n, args, result)
@@ -166,7 +158,7 @@ class SlotInterpreter(fx.Interpreter):
     def _slot_map(self, n: fx.Node, args: tuple, result: Any) -> Any:
         if n.op in ("placeholder", "get_attr"):
             return _pinned_like(result)
-        if not _tensors(result):
+        if not flat_tensors(result):
             return None  # sizes, shapes, flags: they constrain no channel
         maps = self._in_maps(n.args)
         kwargs = self._in_maps(n.kwargs)
@@ -182,7 +174,7 @@ class SlotInterpreter(fx.Interpreter):
         return out
 
     def _unknown(self, n: fx.Node, what: str, maps: Any, kwargs: Any, result: Any) -> Any:
-        for m in _tensors(maps) + _tensors(kwargs):
+        for m in flat_tensors(maps) + flat_tensors(kwargs):
             self.sets.pin(m)
         self.unknown[n.name] = what
         return _pinned_like(result)
@@ -202,7 +194,7 @@ class SlotInterpreter(fx.Interpreter):
 
     def _module_rule(self, name: str, module: nn.Module, maps: Any, result: Any) -> Any:
         x = maps[0] if maps and isinstance(maps[0], Tensor) else None
-        if x is None or len(_tensors(maps)) != 1 or not isinstance(result, Tensor):
+        if x is None or len(flat_tensors(maps)) != 1 or not isinstance(result, Tensor):
             return self._unknown_module(name, module, maps, result)
         # Exact types: a subclass may do more in forward than the rebuilt plain module would.
         if type(module) is nn.Conv2d and module.padding_mode == "zeros":
@@ -221,7 +213,7 @@ class SlotInterpreter(fx.Interpreter):
         return self._unknown_module(name, module, maps, result)
 
     def _unknown_module(self, name: str, module: nn.Module, maps: Any, result: Any) -> Any:
-        for m in _tensors(maps):
+        for m in flat_tensors(maps):
             self.sets.pin(m)
         self.unknown[name] = type(module).__name__
         return _pinned_like(result)
