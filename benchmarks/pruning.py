@@ -46,6 +46,7 @@ from edgeopt.data import load_dataset  # noqa: E402
 from edgeopt.models import create_model  # noqa: E402
 from edgeopt.prune import structured  # noqa: E402
 from edgeopt.runtime import OnnxRuntimeRunner, interleaved_latency  # noqa: E402
+from edgeopt.prune.bn_recalibration import recalibrate_batchnorm  # noqa: E402
 from edgeopt.train import TrainConfig, evaluate, fit  # noqa: E402
 from edgeopt.utils import write_json_atomic  # noqa: E402
 
@@ -119,6 +120,9 @@ def part_mnist(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
     for name, prune in (("edgeopt", lambda m: structured(m, RATIO, x, "l1")),
                         ("torch_pruning", lambda m: torch_pruning_l1(m, x, RATIO))):
         pruned = prune(base)
+        accuracy[f"{name}_before_recalibration"] = evaluate(pruned, splits.test).accuracy
+        # Both arms get edgeopt's fine-tuning procedure: BN statistics re-estimated, then fit.
+        recalibrate_batchnorm(pruned, splits.train)
         accuracy[f"{name}_before_finetune"] = evaluate(pruned, splits.test).accuracy
         fit(pruned, splits.train, splits.val, config)
         accuracy[name] = evaluate(pruned, splits.test).accuracy
