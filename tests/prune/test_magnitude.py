@@ -88,10 +88,13 @@ def test_depthwise_layers_are_found_by_their_groups(cnn):
     found = depthwise_layers(mobilenet)
     assert len(found) == 13 and all(name.endswith("depthwise.0") for name in found)
     assert depthwise_layers(cnn) == []
-    sparse = _layers(prune.magnitude(mobilenet, sparsity=0.5,
-                                     exclude=default_exclude(mobilenet) + found))
+    # Kept dense by default: a global ranking would otherwise strip them and kill channels.
+    assert default_exclude(mobilenet) == ["features.0.0", "classifier", *found]
+    sparse = _layers(prune.magnitude(mobilenet, sparsity=0.5))
     assert not any(is_masked(sparse[n]) for n in found)
     assert all(is_masked(sparse[n]) for n in sparse if n.endswith("pointwise.0"))
+    stripped = _layers(prune.magnitude(mobilenet, sparsity=0.5, exclude=["features.0.0", "classifier"]))
+    assert all(is_masked(stripped[n]) for n in found)
 
 
 def test_exclude_is_configurable(cnn):
