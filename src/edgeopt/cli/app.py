@@ -50,6 +50,10 @@ app.command("prune")(prune_cmd.prune)
 def main() -> None:
     """Run the CLI; print user errors as one line (exit 2) unless ``--debug`` is given."""
     debug = "--debug" in sys.argv[1:]
+    if not debug:
+        from edgeopt.utils.quiet import quiet_third_party
+
+        quiet_third_party()
     try:
         app()
     except EdgeoptError as exc:
