@@ -93,6 +93,8 @@ def test_exported_file_passes_the_onnx_checker(cnn_artifact):
     onnx.checker.check_model(str(cnn_artifact.path), full_check=True)
     graph = onnx.load(str(cnn_artifact.path)).graph
     assert graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    # no exporter stack traces (local paths) shipped inside the artifact
+    assert not any(node.metadata_props or node.doc_string for node in graph.node)
 
 
 @pytest.mark.parametrize(

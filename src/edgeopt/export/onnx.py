@@ -93,7 +93,8 @@ def export_onnx(
     program = _export_program(model, example_input, opset)
     with atomic_path(path) as tmp:
         program.save(str(tmp), external_data=False)
-        proto = onnx.load(str(tmp))
+        proto = strip_node_metadata(onnx.load(str(tmp)))
+        onnx.save(proto, str(tmp))
         report = None
         if check:
             _check_graph(tmp)
@@ -157,6 +158,19 @@ def _export_program(model: nn.Module, example: Tensor, opset: int) -> Any:
             raise
         except Exception as exc:  # the exporter raises many types; all mean "cannot export"
             raise export_error(model, exc) from exc
+
+
+def strip_node_metadata(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """Drop the exporter's per-node metadata and doc strings, in place.
+
+    torch's dynamo exporter records a Python stack trace per node: local source paths in a file
+    meant to be shipped, and on small int8 models a fifth of the file.
+    """
+    for node in proto.graph.node:
+        del node.metadata_props[:]
+        node.doc_string = ""
+    proto.graph.doc_string = ""
+    return proto
 
 
 def export_error(model: nn.Module, exc: BaseException) -> EdgeoptError:

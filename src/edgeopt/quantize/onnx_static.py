@@ -227,12 +227,10 @@ def as_minmax(ranges: TensorsData) -> TensorsData:
 
 def strip_debug_info(proto: onnx.ModelProto) -> onnx.ModelProto:
     """Drop per-node metadata (stack traces), doc strings and shape annotations, in place."""
-    for node in proto.graph.node:
-        del node.metadata_props[:]
-        node.doc_string = ""
+    from edgeopt.export.onnx import strip_node_metadata
+
     del proto.graph.value_info[:]
-    proto.graph.doc_string = ""
-    return proto
+    return strip_node_metadata(proto)
 
 
 def float_layer_names(proto: onnx.ModelProto, prepared: PreparedOnnx) -> list[str]:
