@@ -29,9 +29,12 @@ _EXPORTS: dict[str, str] = {
     "SensitivityReport": "edgeopt.quantize.onnx_sensitivity",
     "quantize_pt2e": "edgeopt.quantize.pt2e",
     "ptq_executorch": "edgeopt.quantize.pt2e",
-    "qat": "edgeopt.quantize.qat",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "qat"])
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
+# ``qat`` is both a submodule and the function it defines. Bind the function eagerly: a lazy
+# binding is replaced by the module the first time anything imports ``edgeopt.quantize.qat``.
+from edgeopt.quantize.qat import qat  # noqa: E402
