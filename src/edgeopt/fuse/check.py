@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+import copy
+
 from collections.abc import Sequence
 
 import numpy as np
@@ -52,9 +54,15 @@ def default_input(gm: fx.GraphModule) -> Tensor:
 
 
 def run_batches(model: nn.Module, batches: Sequence[Tensor]) -> list[list[np.ndarray]]:
-    """Run ``model`` on each batch; return each batch's outputs flattened to NumPy arrays."""
+    """Run a float64 copy of ``model`` on each batch; return the outputs flattened to NumPy arrays.
+
+    In float64 the only difference left between the original and the fused model is the fold
+    itself (folded weights rounded once to float32), so the 1e-5 check tests the fusion, not
+    float32 accumulation order, which alone reached 1.4e-5 on a pruned, recalibrated MobileNet.
+    """
+    double = copy.deepcopy(model).double()
     with torch.no_grad():
-        return [[t.detach().cpu().numpy() for t in flat_tensors(model(x))] for x in batches]
+        return [[t.detach().cpu().numpy() for t in flat_tensors(double(x.double()))] for x in batches]
 
 
 def compare(references: list[list[np.ndarray]], fused: list[list[np.ndarray]],
