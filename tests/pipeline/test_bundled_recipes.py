@@ -20,7 +20,8 @@ def shrunk(recipe: Recipe, limit: int | None = None) -> Recipe:
             if "epochs" in out and "eval_batch_size" in out:  # a TrainConfig
                 out.update(epochs=1, max_steps=2, progress=False)
             if "calibration_samples" in out:
-                out["calibration_samples"] = 32
+                # 2 training steps leave near-equal logits: the .pte-vs-PT2E self-check is noise
+                out.update(calibration_samples=32, check=False)
             if out.get("type") == "bench":
                 out.update(runs=4, rounds=2, warmup=1, memory=False, threads=1)
             return out

@@ -34,6 +34,8 @@ class PtqStep(StepConfig):
     calibration: str = "minmax"
     calibration_samples: int = Field(default=256, ge=1)
     max_drop: float | None = Field(default=None, ge=0, description="accuracy points allowed to be lost")
+    # ExecuTorch: the .pte must match its PT2E reference; off only for untrained models (tests).
+    check: bool = True
 
     trains: ClassVar[bool] = False
 
@@ -46,7 +48,7 @@ class PtqStep(StepConfig):
         path = ctx.step_dir / f"{ctx.name}{INT8_SUFFIXES[self.backend]}"
         result = quantize.ptq(ctx.input_model(), calib, backend=self.backend, path=path,
                               calibration=self.calibration, example_input=ctx.example_input,
-                              eval_data=ctx.data.test, max_drop=self.max_drop)
+                              eval_data=ctx.data.test, max_drop=self.max_drop, check=self.check)
         return quantized_output(ctx, result)
 
 
