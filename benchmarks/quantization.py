@@ -155,7 +155,7 @@ def speed_section(work: Path, passes: int, rounds: int, pause_s: float) -> dict[
 
 
 def open_runner_for(path: Path) -> Any:
-    from edgeopt.export.artifact import Artifact
+    from edgeopt.artifact import Artifact
 
     return OnnxRuntimeRunner(path, 2) if path.suffix == ".onnx" else open_runner(Artifact.from_file(path), 2)
 

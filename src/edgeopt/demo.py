@@ -123,8 +123,8 @@ def _gain(base: Any, final: Any) -> Gain:
     b, f = base.measurements[-1], final.measurements[-1]
     return Gain(
         runtime=f.runtime,
-        baseline_path=base.path,
-        final_path=final.path,
+        baseline_path=str(base.path),
+        final_path=str(final.path),
         size_ratio=base.size_bytes / final.size_bytes,
         speedup=b.latency_ms_median / f.latency_ms_median,
         baseline_accuracy=b.accuracy,

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from edgeopt import export
+from edgeopt.artifact import Artifact
 from edgeopt.data import DatasetSplits, load_dataset
 from edgeopt.models import create_model
 from edgeopt.runtime import scoped_threads
@@ -34,7 +35,7 @@ def trained_cnn(digits) -> nn.Module:
 
 
 @pytest.fixture(scope="session")
-def cnn_artifact(trained_cnn, digits, tmp_path_factory) -> export.Artifact:
+def cnn_artifact(trained_cnn, digits, tmp_path_factory) -> Artifact:
     """``trained_cnn`` exported to ONNX, parity-checked on 32 real test images too."""
     path = tmp_path_factory.mktemp("cnn") / "cnn.onnx"
     real = digits.test.tensors[0][:32]

@@ -7,14 +7,15 @@ import torch
 from torch import nn
 
 from edgeopt import export
+from edgeopt.artifact import Artifact
 from edgeopt.errors import EdgeoptError
-from edgeopt.export.executorch import executorch_error
+from edgeopt.export.executorch_export import executorch_error
 
 pytestmark = pytest.mark.slow  # lowering to XNNPACK takes 10-30 s per model on a busy machine
 
 
 @pytest.fixture(scope="session")
-def cnn_pte(trained_cnn, digits, tmp_path_factory) -> export.Artifact:
+def cnn_pte(trained_cnn, digits, tmp_path_factory) -> Artifact:
     path = tmp_path_factory.mktemp("pte") / "cnn.pte"
     return export.executorch(trained_cnn, torch.zeros(1, 1, 8, 8), path, parity_data=digits.test.tensors[0][:32])
 
@@ -26,7 +27,7 @@ def test_fp32_pte_matches_eager_and_is_fully_delegated(cnn_pte):
     delegation = cnn_pte.metadata["delegation"]
     assert delegation["delegated_nodes"] > 0 and delegation["non_delegated_nodes"] == 0
     assert cnn_pte.path.read_bytes()[4:6] == b"ET"
-    assert export.Artifact.from_file(cnn_pte.path).format == "executorch"  # .pte suffix known
+    assert Artifact.from_file(cnn_pte.path).format == "executorch"  # .pte suffix known
 
 
 def test_unsupported_operator_is_named_and_nothing_is_written(tmp_path):

@@ -45,9 +45,9 @@ def test_unexported_candidate_is_compared_by_checkpoint_and_has_no_latency(resul
 def test_headline_config_is_the_most_shared_and_picks_the_fastest_artifact(results):
     assert headline_config(results) == Config("onnxruntime", 2, 1)
     cand = results.candidates[1]
-    slower = cand.artifacts[0].model_copy(deep=True)
-    slower.path = "slow.onnx"
-    slower.measurements[0].latency_ms_median = 9.0
+    original = cand.artifacts[0]
+    slow = original.measurements[0].model_copy(update={"latency_ms_median": 9.0})
+    slower = original.model_copy(update={"path": "slow.onnx", "measurements": (slow, *original.measurements[1:])})
     cand.artifacts.insert(0, slower)
     row = summary_rows(results)[1]
     assert row.timing.artifact == "artifacts/fp32.onnx" and row.timing.measurement.latency_ms_median == 1.61

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from edgeopt import export
+from edgeopt.artifact import Artifact
 from edgeopt.checkpoint import save_checkpoint
 from edgeopt.data import DatasetSplits, load_dataset
 from edgeopt.models import create_model
@@ -37,7 +38,7 @@ def artifacts_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def cnn_onnx(trained_cnn, artifacts_dir) -> export.Artifact:
+def cnn_onnx(trained_cnn, artifacts_dir) -> Artifact:
     return export.onnx(trained_cnn, torch.zeros(1, 1, 8, 8), artifacts_dir / "cnn.onnx")
 
 

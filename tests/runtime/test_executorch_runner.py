@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from edgeopt import export
+from edgeopt.artifact import Artifact
 from edgeopt.errors import EdgeoptError
 from edgeopt.runtime import ExecuTorchRunner, bench, open_runner, threadpool_size
 from edgeopt.train import evaluate
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.slow  # one XNNPACK lowering (10-30 s on a busy machine
 
 
 @pytest.fixture(scope="session")
-def cnn_pte(trained_cnn, artifacts_dir) -> export.Artifact:
+def cnn_pte(trained_cnn, artifacts_dir) -> Artifact:
     return export.executorch(trained_cnn, torch.zeros(1, 1, 8, 8), artifacts_dir / "cnn.pte")
 
 

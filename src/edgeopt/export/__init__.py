@@ -1,5 +1,8 @@
 """Exporters: one per artifact format, each checked against the eager model (parity).
 
+Names are imported lazily (PEP 562): ``edgeopt.export.parity`` or ``Artifact`` do not load
+torch.onnx or ExecuTorch.
+
 Example:
     >>> from edgeopt import export
     >>> art = export.onnx(model, torch.zeros(1, 1, 28, 28), "out/model.onnx")
@@ -9,26 +12,37 @@ Example:
     'executorch'
 """
 
-from edgeopt.export.artifact import Artifact
-from edgeopt.export.executorch import export_executorch
-from edgeopt.export.onnx import export_onnx
-from edgeopt.export.parity import ParityReport, check_parity, compare_outputs, parity_inputs
+from __future__ import annotations
 
-# ``edgeopt.export.onnx(...)`` is the exporter function, which shadows the submodule of the same
-# name as an attribute: ``import edgeopt.export.onnx as m`` binds the function too. To reach the
-# module's other names, use ``from edgeopt.export.onnx import export_error`` (or sys.modules).
-onnx = export_onnx
-# Likewise ``edgeopt.export.executorch(...)`` is the ExecuTorch exporter (the submodule is shadowed).
-executorch = export_executorch
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "Artifact",
-    "ParityReport",
-    "check_parity",
-    "compare_outputs",
-    "executorch",
-    "export_executorch",
-    "export_onnx",
-    "onnx",
-    "parity_inputs",
-]
+from edgeopt.utils.lazy import lazy_exports
+
+# public name -> module that defines it ("module:attribute" for an alias). The exporters live in
+# onnx_export.py / executorch_export.py, not onnx.py / executorch.py: importing a submodule binds
+# it on the package, and export.onnx would then be that module instead of the function.
+_EXPORTS: dict[str, str] = {
+    "onnx": "edgeopt.export.onnx_export:export_onnx",
+    "export_onnx": "edgeopt.export.onnx_export",
+    "executorch": "edgeopt.export.executorch_export:export_executorch",
+    "export_executorch": "edgeopt.export.executorch_export",
+    "check_parity": "edgeopt.export.parity",
+    "compare_outputs": "edgeopt.export.parity",
+    "parity_inputs": "edgeopt.export.parity",
+    # the types live below every package that uses them; named here for API users
+    "Artifact": "edgeopt.artifact",
+    "ParityReport": "edgeopt.artifact",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
+    from edgeopt.artifact import Artifact, ParityReport
+    from edgeopt.export.executorch_export import export_executorch
+    from edgeopt.export.executorch_export import export_executorch as executorch
+    from edgeopt.export.onnx_export import export_onnx
+    from edgeopt.export.onnx_export import export_onnx as onnx
+    from edgeopt.export.parity import check_parity, compare_outputs, parity_inputs

@@ -19,13 +19,13 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from edgeopt.artifact import ParityReport
 from edgeopt.errors import EdgeoptError
 from edgeopt.utils.modes import preserve_modes
 
@@ -36,39 +36,9 @@ if TYPE_CHECKING:
 RANDOM_BATCHES = (1, 3, 2)
 _MAX_REAL_BATCH = 64
 
-
-@dataclass(frozen=True)
-class ParityReport:
-    """How closely an artifact's outputs match the eager model's.
-
-    Attributes:
-        max_abs_error: Largest absolute difference of any output element.
-        max_rel_error: Largest ``max|a - b| / max|reference|`` over the batches compared.
-        top1_agreement: Share of samples whose arg-max class is the same in both.
-        n_samples: Samples compared (over all batches).
-        rtol, atol: The tolerance applied.
-        passed: Every batch is within ``atol + rtol * max|reference|``.
-    """
-
-    max_abs_error: float
-    max_rel_error: float
-    top1_agreement: float
-    n_samples: int
-    rtol: float
-    atol: float
-    passed: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain, JSON-serialisable form."""
-        return asdict(self)
-
-    def summary(self) -> str:
-        """One line with the figures, e.g. for an error message or the CLI."""
-        return (
-            f"max abs error {self.max_abs_error:.3g}, max rel error {self.max_rel_error:.3g} "
-            f"(rtol {self.rtol:g}, atol {self.atol:g}), top-1 agreement "
-            f"{self.top1_agreement:.2%} over {self.n_samples} samples"
-        )
+# ParityReport lives in edgeopt.artifact (an Artifact carries one); named here for callers of
+# compare_outputs, which returns it.
+__all__ = ["ParityReport", "check_parity", "compare_outputs", "parity_inputs"]
 
 
 def parity_inputs(example: Tensor, real: Tensor | None = None, seed: int = 0) -> list[Tensor]:
@@ -111,7 +81,9 @@ def compare_outputs(
         if ref.ndim >= 2:
             agree += int(np.sum(ref.argmax(axis=-1) == out.argmax(axis=-1)))
             total += ref.shape[0]
-    return ParityReport(max_abs, max_rel, agree / total if total else 1.0, total, rtol, atol, passed)
+    return ParityReport(max_abs_error=max_abs, max_rel_error=max_rel,
+                        top1_agreement=agree / total if total else 1.0, n_samples=total,
+                        rtol=rtol, atol=atol, passed=passed)
 
 
 def check_parity(

@@ -27,8 +27,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from edgeopt.artifact import Artifact, artifact_suffix
 from edgeopt.errors import EdgeoptError, suggest
-from edgeopt.export.artifact import Artifact
 from edgeopt.quantize.calibration import calibration_array, check_method, compute_ranges
 from edgeopt.quantize.onnx_prepare import PreparedOnnx, check_model, prepare_onnx
 from edgeopt.quantize.onnx_static import QuantOptions, quantize_prepared
@@ -125,7 +125,7 @@ class _Run:
                                  calibration=self.calibration)
 
     def quantize(self, path: str | os.PathLike[str], eval_data: Any, max_drop: float | None) -> QuantizationResult:
-        candidate = self.workdir / "candidate.int8.onnx"
+        candidate = self.workdir / f"candidate{artifact_suffix('onnx', 'int8')}"
         art = self.artifact(candidate, [])
         float_acc = int8_acc = None
         report: SensitivityReport | None = None

@@ -27,9 +27,9 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 from onnxruntime.quantization.shape_inference import quant_pre_process
 from torch import Tensor, nn
 
+from edgeopt.artifact import Artifact
 from edgeopt.errors import EdgeoptError
-from edgeopt.export.artifact import Artifact
-from edgeopt.export.onnx import export_onnx
+from edgeopt.export.onnx_export import export_onnx
 from edgeopt.quantize.onnx_prepare import check_model, quiet_ort
 from edgeopt.quantize.onnx_static import host_needs_reduce_range, int8_parity, strip_debug_info
 from edgeopt.utils.atomic import atomic_path

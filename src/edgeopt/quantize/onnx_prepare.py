@@ -33,9 +33,9 @@ import torch
 from onnxruntime.quantization.shape_inference import quant_pre_process
 from torch import Tensor, nn
 
+from edgeopt.artifact import Artifact
 from edgeopt.errors import EdgeoptError, suggest
-from edgeopt.export.artifact import Artifact
-from edgeopt.export.onnx import export_onnx
+from edgeopt.export.onnx_export import export_onnx
 
 WEIGHTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 

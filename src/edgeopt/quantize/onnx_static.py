@@ -43,9 +43,9 @@ from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, 
 from onnxruntime.quantization.calibrate import TensorData, TensorsData, save_tensors_data
 from torch import Tensor, nn
 
+from edgeopt.artifact import Artifact, ParityReport
 from edgeopt.errors import EdgeoptError
-from edgeopt.export.artifact import Artifact
-from edgeopt.export.parity import ParityReport, compare_outputs
+from edgeopt.export.parity import compare_outputs
 from edgeopt.quantize.calibration import calibration_array, check_method, compute_ranges
 from edgeopt.quantize.onnx_prepare import PreparedOnnx, check_model, prepare_onnx, quiet_ort
 from edgeopt.utils.atomic import atomic_path
@@ -227,7 +227,7 @@ def as_minmax(ranges: TensorsData) -> TensorsData:
 
 def strip_debug_info(proto: onnx.ModelProto) -> onnx.ModelProto:
     """Drop per-node metadata (stack traces), doc strings and shape annotations, in place."""
-    from edgeopt.export.onnx import strip_node_metadata
+    from edgeopt.export.onnx_export import strip_node_metadata
 
     del proto.graph.value_info[:]
     return strip_node_metadata(proto)
@@ -243,7 +243,7 @@ def float_layer_names(proto: onnx.ModelProto, prepared: PreparedOnnx) -> list[st
 
 def int8_parity(model: nn.Module, onnx_path: Path, samples: np.ndarray) -> ParityReport:
     """Eager fp32 vs the int8 file in ORT on real samples (figures recorded, not enforced)."""
-    from edgeopt.runtime.onnxruntime_runner import OnnxRuntimeRunner  # runtime imports export
+    from edgeopt.runtime.onnxruntime_runner import OnnxRuntimeRunner
 
     runner = OnnxRuntimeRunner(onnx_path, threads=1)
     try:

@@ -34,8 +34,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from edgeopt.artifact import Artifact
 from edgeopt.errors import EdgeoptError
-from edgeopt.export.artifact import Artifact
 from edgeopt.quantize.result import QuantizationResult
 from edgeopt.utils.modes import preserve_modes
 
@@ -79,7 +79,7 @@ def capture_for_quantization(model: nn.Module, example_input: Tensor) -> torch.f
     is repeated to 2, since export would otherwise specialise the batch to 1.
     """
     example = example_input if example_input.shape[0] > 1 else example_input.repeat(2, *[1] * (example_input.ndim - 1))
-    from edgeopt.export.executorch import executorch_error
+    from edgeopt.export.executorch_export import executorch_error
 
     try:
         return torch.export.export(
@@ -211,7 +211,7 @@ def write_int8_program(
     check: bool = True,
 ) -> Artifact:
     """Export a converted PT2E model, lower it to XNNPACK and write it after a parity check."""
-    from edgeopt.export.executorch import executorch_error, lower_to_executorch, write_program
+    from edgeopt.export.executorch_export import executorch_error, lower_to_executorch, write_program
 
     try:
         with _quiet():
@@ -293,7 +293,7 @@ def artifact_accuracy(artifact: Artifact, data: Dataset | None, threads: int = 2
     """Top-1 of the artifact's own outputs in its runtime (None without data)."""
     if data is None:
         return None
-    from edgeopt.runtime.bench import open_runner
+    from edgeopt.runtime.benchmark import open_runner
 
     runner = open_runner(artifact, threads)
     try:

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from edgeopt.export.artifact import Artifact
+from edgeopt.artifact import Artifact
 from edgeopt.quantize.pt2e import _quiet, artifact_accuracy, calibration_batches, float_accuracy
 from edgeopt.quantize.result import QuantizationResult
 from edgeopt.utils import atomic_path

@@ -33,7 +33,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import dataclasses
 import os
 from typing import Any
 
@@ -41,8 +40,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from edgeopt.artifact import Artifact
 from edgeopt.errors import EdgeoptError, suggest
-from edgeopt.export.artifact import Artifact
 from edgeopt.quantize.pt2e import (
     _check_model,
     _quiet,
@@ -197,11 +196,11 @@ def _write_onnx_qdq(
     converted: torch.fx.GraphModule, example: Tensor, path: str | os.PathLike[str], info: dict[str, Any]
 ) -> Artifact:
     """Export the converted model to a QDQ ONNX file, parity-checked in ONNX Runtime."""
-    from edgeopt.export.onnx import export_onnx
+    from edgeopt.export.onnx_export import export_onnx
 
     artifact = export_onnx(converted, example, path, rtol=ONNX_INT8_PARITY_RTOL, atol=1e-3)
     metadata = {**artifact.metadata, "quantization": info, "format_detail": "QDQ from PT2E via torch.onnx"}
-    return dataclasses.replace(artifact, precision="int8", metadata=metadata)
+    return artifact.model_copy(update={"precision": "int8", "metadata": metadata})
 
 
 def _real_inputs(data: Dataset, n: int = 64) -> Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgeopt.export.artifact import Artifact
+from edgeopt.artifact import Artifact
 
 
 @dataclass

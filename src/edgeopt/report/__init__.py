@@ -17,12 +17,12 @@ from edgeopt.utils.lazy import lazy_exports
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
-    "ArtifactResult": "edgeopt.report.schema",
+    "Artifact": "edgeopt.artifact",
+    "LatencyEstimate": "edgeopt.artifact",
+    "Measurement": "edgeopt.artifact",
     "CandidateResult": "edgeopt.report.schema",
     "DeviceFit": "edgeopt.report.schema",
     "FitCheck": "edgeopt.report.schema",
-    "LatencyEstimate": "edgeopt.report.schema",
-    "Measurement": "edgeopt.report.schema",
     "Metrics": "edgeopt.report.schema",
     "RunResults": "edgeopt.report.schema",
     "load_results": "edgeopt.report.store",
@@ -43,18 +43,10 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
+    from edgeopt.artifact import Artifact, LatencyEstimate, Measurement
     from edgeopt.report.html import render_html, write_report
     from edgeopt.report.pareto import pareto_front
     from edgeopt.report.plots import make_plots
-    from edgeopt.report.schema import (
-        ArtifactResult,
-        CandidateResult,
-        DeviceFit,
-        FitCheck,
-        LatencyEstimate,
-        Measurement,
-        Metrics,
-        RunResults,
-    )
+    from edgeopt.report.schema import CandidateResult, DeviceFit, FitCheck, Metrics, RunResults
     from edgeopt.report.store import load_results, save_results, validate_results
     from edgeopt.report.summary import SummaryRow, summary_rows

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, NonNegativeInt
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+
+from edgeopt.artifact import Artifact, LatencyEstimate, Measurement
+
+# Artifact, Measurement and LatencyEstimate are shared with the exporters and runtimes, so they
+# live in edgeopt.artifact; they are part of this schema all the same.
+__all__ = ["Artifact", "CandidateResult", "DeviceFit", "FitCheck", "LatencyEstimate", "Measurement",
+           "Metrics", "RunResults"]
 
 
 class _Open(BaseModel):
@@ -34,56 +41,17 @@ class Metrics(_Open):
     best_val_accuracy: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
-class Measurement(_Open):
-    """One timed configuration of an artifact, measured in the runtime that executes it."""
-
-    runtime: str
-    threads: int = Field(ge=1)
-    batch_size: int = Field(ge=1)
-    latency_ms_median: float = Field(gt=0)
-    latency_ms_p90: float | None = Field(default=None, gt=0)
-    accuracy: float | None = Field(default=None, ge=0.0, le=1.0)
-    peak_memory_bytes: NonNegativeInt | None = None
-
-
-class LatencyEstimate(_Open):
-    """A modelled latency on a device from the catalog: never a measurement.
-
-    Accepts ``total_ms`` for ``latency_ms``, so ``edgeopt.devices``' roofline estimate
-    (``LatencyEstimate.to_dict()``) can be stored as it is.
-    """
-
-    device: str
-    precision: str
-    latency_ms: float = Field(gt=0, validation_alias=AliasChoices("latency_ms", "total_ms"))
-    kind: Literal["estimate"] = "estimate"
-
-
-class ArtifactResult(_Open):
-    """A file exported from a candidate (ONNX, .pte, ...) and what was measured on it."""
-
-    format: str
-    path: str
-    size_bytes: NonNegativeInt
-    sha256: str
-    precision: str
-    measurements: list[Measurement] = Field(default_factory=list)
-    estimate: LatencyEstimate | None = None
-    # Estimated ÷ measured latency on this host: how far the device model is off here.
-    estimate_vs_measured: float | None = Field(default=None, gt=0)
-
-
 class CandidateResult(_Open):
     """One model variant: the steps that made it, its figures, and its exported artifacts."""
 
     name: str = Field(min_length=1)
     technique: str = Field(min_length=1)
-    lineage: list[dict[str, Any]] = Field(default_factory=list)
-    model: dict[str, Any] = Field(default_factory=dict)
+    # {root, steps, input_size} (edgeopt.lineage.Lineage); a list of steps in runs of edgeopt 0.1.
+    lineage: dict[str, Any] | list[dict[str, Any]] | None = None
     checkpoint: str | None = None
     metrics: Metrics
     profile: dict[str, Any] | None = None
-    artifacts: list[ArtifactResult] = Field(default_factory=list)
+    artifacts: list[Artifact] = Field(default_factory=list)
 
 
 class FitCheck(_Open):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgeopt.artifact import Artifact
 from edgeopt.report.markup import Markup, esc, estimate_badge, join, table, tag
-from edgeopt.report.schema import ArtifactResult, CandidateResult, DeviceFit, FitCheck, RunResults
+from edgeopt.report.schema import CandidateResult, DeviceFit, FitCheck, RunResults
 from edgeopt.report.summary import SIZE_LABELS, headline_config, summary_rows
 from edgeopt.report.units import fmt_bytes, fmt_count, fmt_ms, fmt_pct, fmt_points, fmt_ratio
 
@@ -90,9 +91,9 @@ def artifact_sections(results: RunResults) -> Markup:
     return join(blocks)
 
 
-def _artifact(cand: CandidateResult, art: ArtifactResult) -> Markup:
+def _artifact(cand: CandidateResult, art: Artifact) -> Markup:
     title = tag("h3", f"{cand.name} · {art.format} {art.precision}")
-    facts = tag("p", tag("code", art.path), f" — {fmt_bytes(art.size_bytes)}, sha256 ",
+    facts = tag("p", tag("code", str(art.path)), f" — {fmt_bytes(art.size_bytes)}, sha256 ",
                 tag("code", art.sha256[:16] + ("…" if len(art.sha256) > 16 else ""), title=art.sha256))
     header = ["runtime", "threads", "batch", "median latency", "p90 latency", "accuracy", "peak memory"]
     rows = [
@@ -104,7 +105,7 @@ def _artifact(cand: CandidateResult, art: ArtifactResult) -> Markup:
     return tag("div", title, facts, measured, _estimate(art), class_="artifact")
 
 
-def _estimate(art: ArtifactResult) -> Markup:
+def _estimate(art: Artifact) -> Markup:
     parts: list[Any] = []
     if art.estimate is not None:
         e = art.estimate

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from edgeopt.report.schema import CandidateResult, Measurement, RunResults
+from edgeopt.artifact import Measurement
+from edgeopt.report.schema import CandidateResult, RunResults
 
 # Preferred first: the file that ships, then the checkpoint, then the weights alone.
 SIZE_SOURCES = ("artifact", "checkpoint", "params")
@@ -100,7 +101,7 @@ def timing(cand: CandidateResult, config: Config | None) -> Timing | None:
     for art in cand.artifacts:
         for m in art.measurements:
             if _config(m) == config and (best is None or m.latency_ms_median < best.measurement.latency_ms_median):
-                best = Timing(artifact=art.path, measurement=m)
+                best = Timing(artifact=str(art.path), measurement=m)
     return best
 
 

@@ -1,5 +1,8 @@
 """Runtimes: run an artifact, and measure it (latency, accuracy, peak memory) where it runs.
 
+Names are imported lazily (PEP 562): ``edgeopt.runtime.timing`` alone does not load ONNX Runtime
+or ExecuTorch.
+
 Example:
     >>> from edgeopt.runtime import OnnxRuntimeRunner, bench
     >>> OnnxRuntimeRunner("model.onnx", threads=2).time(batch).median_ms
@@ -7,31 +10,47 @@ Example:
     >>> [m.to_dict() for m in bench(["model.onnx", "model.pt"], data="mnist5k")]
 """
 
-from edgeopt.runtime.base import BaseRunner, Measurement, Runner
-from edgeopt.runtime.bench import bench, open_runner
-from edgeopt.runtime.executorch_runner import ExecuTorchRunner, set_threadpool_size, threadpool_size
-from edgeopt.runtime.memory import baseline_peak_memory, peak_memory_of_fresh_process
-from edgeopt.runtime.onnxruntime_runner import OnnxRuntimeRunner, session_options
-from edgeopt.runtime.timing import LatencyStats, interleaved_latency, measure_latency, speed_probe
-from edgeopt.runtime.torch_runner import TorchRunner, scoped_threads
+from __future__ import annotations
 
-__all__ = [
-    "BaseRunner",
-    "ExecuTorchRunner",
-    "LatencyStats",
-    "Measurement",
-    "OnnxRuntimeRunner",
-    "Runner",
-    "TorchRunner",
-    "baseline_peak_memory",
-    "bench",
-    "interleaved_latency",
-    "measure_latency",
-    "open_runner",
-    "peak_memory_of_fresh_process",
-    "scoped_threads",
-    "session_options",
-    "set_threadpool_size",
-    "speed_probe",
-    "threadpool_size",
-]
+from typing import TYPE_CHECKING
+
+from edgeopt.utils.lazy import lazy_exports
+
+# public name -> module that defines it (bench lives in benchmark.py: a submodule named bench
+# would replace the function on the package once imported)
+_EXPORTS: dict[str, str] = {
+    "BaseRunner": "edgeopt.runtime.base",
+    "Runner": "edgeopt.runtime.base",
+    "bench": "edgeopt.runtime.benchmark",
+    "open_runner": "edgeopt.runtime.benchmark",
+    "ExecuTorchRunner": "edgeopt.runtime.executorch_runner",
+    "set_threadpool_size": "edgeopt.runtime.executorch_runner",
+    "threadpool_size": "edgeopt.runtime.executorch_runner",
+    "baseline_peak_memory": "edgeopt.runtime.memory",
+    "peak_memory_of_fresh_process": "edgeopt.runtime.memory",
+    "OnnxRuntimeRunner": "edgeopt.runtime.onnxruntime_runner",
+    "session_options": "edgeopt.runtime.onnxruntime_runner",
+    "LatencyStats": "edgeopt.runtime.timing",
+    "interleaved_latency": "edgeopt.runtime.timing",
+    "measure_latency": "edgeopt.runtime.timing",
+    "speed_probe": "edgeopt.runtime.timing",
+    "TorchRunner": "edgeopt.runtime.torch_runner",
+    "scoped_threads": "edgeopt.runtime.torch_runner",
+    # the type lives below every package that uses it; named here for API users
+    "Measurement": "edgeopt.artifact",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
+    from edgeopt.artifact import Measurement
+    from edgeopt.runtime.base import BaseRunner, Runner
+    from edgeopt.runtime.benchmark import bench, open_runner
+    from edgeopt.runtime.executorch_runner import ExecuTorchRunner, set_threadpool_size, threadpool_size
+    from edgeopt.runtime.memory import baseline_peak_memory, peak_memory_of_fresh_process
+    from edgeopt.runtime.onnxruntime_runner import OnnxRuntimeRunner, session_options
+    from edgeopt.runtime.timing import LatencyStats, interleaved_latency, measure_latency, speed_probe
+    from edgeopt.runtime.torch_runner import TorchRunner, scoped_threads

@@ -1,8 +1,9 @@
-"""The runner interface every runtime implements, and ``Measurement``, what a benchmark reports.
+"""The runner interface every runtime implements.
 
 A runner executes one artifact in one runtime. Accuracy and latency are always computed from the
 runner's own outputs, so the figures belong to the artifact as that runtime executes it, never
-to the eager model it came from (DESIGN.md, "Measured, not claimed").
+to the eager model it came from (DESIGN.md, "Measured, not claimed"). What a benchmark reports
+is an :class:`edgeopt.artifact.Measurement` (see :func:`edgeopt.runtime.bench`).
 
 Example:
     >>> runner = OnnxRuntimeRunner("model.onnx", threads=2)
@@ -17,7 +18,6 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -130,57 +130,3 @@ def _as_input(batch: Any) -> np.ndarray:
     if isinstance(batch, torch.Tensor):
         batch = batch.detach().cpu().numpy()
     return np.ascontiguousarray(batch, dtype=np.float32)
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """What a benchmark measured on one artifact, in one runtime, on one machine.
-
-    Attributes:
-        runtime: ``"onnxruntime"``, ``"torch"``...
-        artifact: Path of the artifact file.
-        threads: Intra-op threads the runtime used.
-        batch_size: Batch size of the timed input.
-        latency_ms_median: Median latency (median of round medians when interleaved).
-        latency_ms_p90: 90th percentile latency.
-        latency_ms_min: Fastest run.
-        runs: Timed runs.
-        warmup: Untimed warm-up calls before timing.
-        accuracy: Top-1 accuracy of the artifact's own outputs on the test split, None without data.
-        peak_memory_bytes: Peak RSS of a fresh process that loads and runs the artifact once,
-            None if not measured.
-        size_bytes: Size of the artifact file.
-        format: The artifact's format.
-        latency_ms_spread: Min and max of the round medians.
-        baseline_memory_bytes: Peak RSS of the same process loading nothing (runtime imported).
-    """
-
-    runtime: str
-    artifact: str
-    threads: int
-    batch_size: int
-    latency_ms_median: float
-    latency_ms_p90: float
-    latency_ms_min: float
-    runs: int
-    warmup: int
-    accuracy: float | None
-    peak_memory_bytes: int | None
-    size_bytes: int
-    format: str = ""
-    latency_ms_spread: tuple[float, float] | None = None
-    baseline_memory_bytes: int | None = None
-
-    @property
-    def artifact_memory_bytes(self) -> int | None:
-        """Peak memory the artifact adds over the bare runtime (peak minus baseline)."""
-        if self.peak_memory_bytes is None or self.baseline_memory_bytes is None:
-            return None
-        return self.peak_memory_bytes - self.baseline_memory_bytes
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain, JSON-serialisable form (for results.json and ``--json``)."""
-        data = asdict(self)
-        data["latency_ms_spread"] = list(self.latency_ms_spread) if self.latency_ms_spread else None
-        data["artifact_memory_bytes"] = self.artifact_memory_bytes
-        return data

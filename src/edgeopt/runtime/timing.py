@@ -30,15 +30,12 @@ import statistics
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from edgeopt.errors import EdgeoptError
-
-if TYPE_CHECKING:
-    from edgeopt.runtime.base import Runner
 
 # The probe: 4 products of 192x192 matrices on 2 threads, ~0.4 ms on a quiet machine. Each
 # product is a parallel region whose threads must all finish, so the probe feels what 2-thread
@@ -46,6 +43,18 @@ if TYPE_CHECKING:
 # The median of 3 tries: one preemption does not pass for a slow phase; a phase slows them all.
 _PROBE_SIZE, _PROBE_MATMULS, _PROBE_TRIES, _PROBE_THREADS = 192, 4, 3, 2
 _PROBE_SEEDING = 3  # probes taken before the first block, so "fastest seen" starts sensible
+
+
+class Timeable(Protocol):
+    """What :func:`interleaved_latency` times: anything with a ``time`` method, e.g. every runner.
+
+    Declared here rather than using :class:`~edgeopt.runtime.base.Runner`: the runners time
+    themselves with this module, so importing theirs here would make the two modules import each other.
+    """
+
+    def time(self, input: np.ndarray, warmup: int = 10, runs: int = 50) -> LatencyStats:
+        """Latency of one call on ``input``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -158,7 +167,7 @@ def speed_probe() -> float:
 
 
 def interleaved_latency(
-    runners: Mapping[str, Runner],
+    runners: Mapping[str, Timeable],
     input: np.ndarray | Mapping[str, np.ndarray],
     rounds: int = 5,
     runs_per_round: int = 20,
@@ -178,7 +187,7 @@ def interleaved_latency(
     a slow phase here); if still slow it is kept and counted in ``slow_blocks``.
 
     Args:
-        runners: Name -> runner (see :class:`~edgeopt.runtime.base.Runner`).
+        runners: Name -> runner (anything :class:`Timeable`: every runtime's runner).
         input: The batch every runner is timed on, or one batch per runner name (models with
             different input shapes).
         rounds: Blocks per runner.
@@ -225,7 +234,7 @@ def interleaved_latency(
 
 
 def _gated_block(
-    runner: Runner, input: np.ndarray, runs: int, warmup: int, fastest: float,
+    runner: Timeable, input: np.ndarray, runs: int, warmup: int, fastest: float,
     max_retries: int, slow_factor: float, pause_s: float,
 ) -> tuple[LatencyStats, int, float, bool]:
     """One timed block between two probes, redone (after a pause) while they show a slow phase."""

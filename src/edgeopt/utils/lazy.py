@@ -2,6 +2,8 @@
 
 Example:
     >>> __getattr__, __dir__ = lazy_exports(__name__, {"profile": "edgeopt.analysis"}, globals())
+    >>> # a public name bound to an object of another name: "module:attribute"
+    >>> lazy_exports(__name__, {"onnx": "edgeopt.export.onnx_export:export_onnx"}, globals())
 """
 
 from __future__ import annotations
@@ -18,14 +20,16 @@ def lazy_exports(
 
     Args:
         package: The package's ``__name__`` (for error messages).
-        exports: Public name → module that defines it.
+        exports: Public name → module that defines it, or ``"module:attribute"`` when the
+            public name is an alias (``edgeopt.export.onnx`` is ``onnx_export:export_onnx``).
         namespace: The package's ``globals()``; each name is cached there once imported.
     """
 
     def __getattr__(name: str) -> Any:
         if name not in exports:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(exports[name]), name)
+        module, _, attribute = exports[name].partition(":")
+        value = getattr(importlib.import_module(module), attribute or name)
         namespace[name] = value  # cache: later lookups skip __getattr__
         return value
 

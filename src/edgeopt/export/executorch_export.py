@@ -29,10 +29,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from edgeopt.artifact import Artifact, ParityReport
 from edgeopt.errors import EdgeoptError
 from edgeopt.export.errors import exporter_error
-from edgeopt.export.artifact import Artifact
-from edgeopt.export.parity import ParityReport, check_parity, parity_inputs
+from edgeopt.export.parity import check_parity, parity_inputs
 from edgeopt.train.checks import _diagnose
 from edgeopt.utils import atomic_path
 from edgeopt.utils.modes import preserve_modes
@@ -249,7 +249,7 @@ def _require_runnable(model: nn.Module, example: Tensor) -> None:
 def _parity(
     model: nn.Module, path: Path, example: Tensor, data: Tensor | None, rtol: float, atol: float
 ) -> ParityReport:
-    # Imported here: the runtime package imports this one (for Artifact) at import time.
+    # Imported here: the ExecuTorch runtime loads only when a parity check runs.
     from edgeopt.runtime.executorch_runner import ExecuTorchRunner
 
     runner = ExecuTorchRunner(path, threads=1)

@@ -32,9 +32,9 @@ import onnx
 import torch
 from torch import Tensor, nn
 
+from edgeopt.artifact import Artifact
 from edgeopt.errors import EdgeoptError
 from edgeopt.export.errors import exporter_error
-from edgeopt.export.artifact import Artifact
 from edgeopt.export.parity import check_parity, parity_inputs
 from edgeopt.train.checks import _diagnose
 from edgeopt.utils.modes import preserve_modes
@@ -196,7 +196,7 @@ def _check_graph(path: Path) -> None:
 def _parity(
     model: nn.Module, path: Path, example: Tensor, data: Tensor | None, rtol: float, atol: float
 ) -> Any:
-    # Imported here: the runtime package imports this one (for Artifact) at import time.
+    # Imported here: ONNX Runtime loads only when a parity check runs.
     from edgeopt.runtime.onnxruntime_runner import OnnxRuntimeRunner
 
     runner = OnnxRuntimeRunner(path)

@@ -22,10 +22,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from edgeopt.artifact import Artifact, Measurement
 from edgeopt.data import DatasetSplits, load_dataset
 from edgeopt.errors import EdgeoptError
-from edgeopt.export.artifact import Artifact
-from edgeopt.runtime.base import BaseRunner, Measurement, check_threads
+from edgeopt.runtime.base import BaseRunner, check_threads
 from edgeopt.runtime.executorch_runner import ExecuTorchRunner
 from edgeopt.runtime.memory import baseline_peak_memory, peak_memory_of_fresh_process
 from edgeopt.runtime.onnxruntime_runner import OnnxRuntimeRunner
