@@ -51,14 +51,14 @@ def test_script_in_a_name_cannot_run(synthetic_run, synthetic_data, no_plots):
 
 
 def test_summary_shows_figures_and_deltas(page):
-    for text in ("98.71%", "3.31 MB", "925 kB", "0.43×", "-0.83 pt", "+0.00 pt", "not measured",
+    for text in ("98.71%", "3.16 MiB", "903.32 KiB", "0.43×", "-0.83 pt", "+0.00 pt", "not measured",
                  "onnxruntime, 2 threads, batch 1"):
         assert text in page, text
 
 
 def test_estimates_are_labelled(page):
     fit = page[page.index("<h2>Device fit</h2>"):page.index("<h2>Edge vs cloud")]
-    assert 'class="estimate"' in fit and "rpi4 at int8" in fit and "786 kB" in fit
+    assert 'class="estimate"' in fit and "rpi4 at int8" in fit and "767.58 KiB" in fit
     artifacts = page[page.index("<h2>Artifacts</h2>"):]
     # Each of the five artifacts carries two estimate labels: its device latency and the ratio.
     assert artifacts.count('class="estimate"') == 10

@@ -6,7 +6,8 @@ from report_fixtures import make_synthetic_data
 from edgeopt.report import RunResults, make_plots
 from edgeopt.report.layer_plot import layer_plot
 from edgeopt.report.plots import accuracy_vs_latency
-from edgeopt.report.units import fmt_bytes, fmt_ms, fmt_points, fmt_ratio
+from edgeopt.report.units import fmt_ms, fmt_points, fmt_ratio, tick_bytes, tick_count
+from edgeopt.utils.units import format_bytes
 
 PNG = b"\x89PNG\r\n\x1a\n"
 QUANT_IN_NOTE = 'no per-layer profile for int8 <qdq> & "calib"'
@@ -61,7 +62,9 @@ def test_layer_plot_skipped_without_a_profile(tmp_path, synthetic_data):
 
 
 def test_number_formats():
-    assert fmt_bytes(3_293_736) == "3.29 MB" and fmt_bytes(512) == "512 B" and fmt_bytes(None) == "—"
+    # binary units, as the CLI prints them
+    assert format_bytes(3_293_736) == "3.14 MiB" and format_bytes(512) == "512 B" and format_bytes(None) == "—"
+    assert tick_bytes(1e6) == "977 KiB" and tick_bytes(2**20) == "1 MiB" and tick_count(1e5) == "100K"
     assert fmt_ms(0.0731) == "0.0731 ms" and fmt_ms(231.4) == "231 ms"
     assert fmt_ratio(0.2531) == "0.25×" and fmt_ratio(0.0312) == "0.031×"
     assert fmt_points(-0.4199) == "-0.42 pt" and fmt_points(1.1) == "+1.10 pt"

@@ -18,7 +18,8 @@ from report_fixtures import QUANT_NAME
 
 import edgeopt.demo
 from edgeopt.report import load_results, write_report
-from edgeopt.report.units import fmt_bytes, fmt_pct
+from edgeopt.report.units import fmt_pct
+from edgeopt.utils.units import format_bytes
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -63,7 +64,7 @@ def _check_screenshot(browser: Chromium, name: str) -> Path:
 def test_synthetic_report_in_chromium(browser, synthetic_run):
     html = write_report(synthetic_run)
     text = _check_page(browser, html, expected_images=4)  # three plots and the resource chart
-    for figure in ("98.71%", "3.31 MB", "262 kB", "0.27×", "-0.47 pt", QUANT_NAME):
+    for figure in ("98.71%", "3.16 MiB", "255.86 KiB", "0.27×", "-0.47 pt", QUANT_NAME):
         assert figure in text, figure
     assert "ESTIMATE" in text.upper() and "rpi4 at int8" in text
     # Wide tables scroll inside their box rather than widen the page.
@@ -82,7 +83,7 @@ def test_real_tiny_demo_report_in_chromium(browser, tmp_path):
     text = _check_page(browser, run / "report.html", expected_images=4)
     artifact = baseline.artifacts[0]
     assert fmt_pct(baseline.metrics.test_accuracy) in text
-    assert fmt_bytes(artifact.size_bytes) in text  # the exported ONNX file, measured
+    assert format_bytes(artifact.size_bytes) in text  # the exported ONNX file, measured
     assert fmt_pct(artifact.measurements[0].accuracy) in text
     assert "raspberry-pi-4" in text
     assert "estimate" in text.lower()

@@ -12,6 +12,7 @@ HEAVY = ("torch.onnx", "onnxruntime", "onnx", "executorch")
 CASES = {
     "edgeopt.artifact": (*HEAVY, "torch"),  # below torch: results.json readers need no torch
     "edgeopt.report.schema": (*HEAVY, "torch"),
+    "edgeopt.utils.units": (*HEAVY, "torch"),
     "edgeopt.export": HEAVY,
     "edgeopt.export.parity": HEAVY,
     "edgeopt.runtime": HEAVY,

@@ -10,8 +10,8 @@ from edgeopt.analysis.conv_compare import ConvComparison, compare_conv
 from edgeopt.analysis.profile import profile
 from edgeopt.analysis.results import LayerCost, ModelProfile
 from edgeopt.analysis.size import state_dict_bytes
-from edgeopt.analysis.tables import (format_bytes, format_comparison_table, format_count,
-                                     format_profile_table)
+from edgeopt.analysis.tables import format_comparison_table, format_profile_table
+from edgeopt.utils.units import format_bytes, format_count
 
 __all__ = [
     "ConvComparison",

@@ -13,22 +13,11 @@ from rich.table import Table
 
 from edgeopt.analysis.conv_compare import ConvComparison
 from edgeopt.analysis.results import ModelProfile
+from edgeopt.utils.units import format_bytes, format_count
 
-
-def format_count(n: int | float) -> str:
-    """A count with a K/M/G suffix: ``568740352`` -> ``'568.74M'``, ``216`` -> ``'216'``."""
-    for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(n) >= factor:
-            return f"{n / factor:.2f}{suffix}"
-    return f"{n:g}" if isinstance(n, float) else str(n)
-
-
-def format_bytes(n: int) -> str:
-    """Bytes in binary units: ``6422528`` -> ``'6.12 MiB'``, ``512`` -> ``'512 B'``."""
-    for factor, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if abs(n) >= factor:
-            return f"{n / factor:.2f} {suffix}"
-    return f"{n} B"
+# format_bytes / format_count are defined once in edgeopt.utils.units (the HTML report uses them
+# too); named here because callers know them as analysis helpers.
+__all__ = ["format_bytes", "format_comparison_table", "format_count", "format_profile_table", "format_shape"]
 
 
 def format_shape(shape: Any) -> str:

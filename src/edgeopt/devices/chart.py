@@ -23,10 +23,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.ticker import NullLocator  # noqa: E402
 
-from edgeopt.analysis.tables import format_bytes  # noqa: E402
 from edgeopt.devices.precision import check_precision  # noqa: E402
 from edgeopt.devices.schema import CATEGORIES, Device  # noqa: E402
 from edgeopt.utils import atomic_path  # noqa: E402
+from edgeopt.utils.units import format_bytes  # noqa: E402
 
 COLOURS = {"edge": "#1f77b4", "cloud": "#d95f02", "host": "#2ca02c"}
 

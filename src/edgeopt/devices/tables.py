@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
-from edgeopt.analysis.tables import format_bytes, format_count
 from edgeopt.devices.energy import EnergyEstimate
 from edgeopt.devices.fit import FitCheck, FitReport
 from edgeopt.devices.latency import LatencyEstimate
 from edgeopt.devices.schema import PRECISIONS, Device
+from edgeopt.utils.units import format_bytes, format_count
 
 
 def _num(value: float | None, unit: str = "") -> str:

@@ -11,15 +11,15 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from edgeopt.report.figure import TECHNIQUE_COLOURS, Plot, new_panels, save_png, set_log_x, wants_log
 from edgeopt.report.schema import CandidateResult, RunResults
-from edgeopt.report.units import fmt_bytes, fmt_count
+from edgeopt.report.units import tick_bytes, tick_count
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 # More rows than this make the bars unreadable; the heaviest layers by MACs are kept.
 MAX_LAYERS = 24
-_PANELS = (("params", "parameters", fmt_count), ("macs", "MACs (multiply-adds)", fmt_count),
-           ("activation_bytes", "output activation memory", fmt_bytes))
+_PANELS = (("params", "parameters", tick_count), ("macs", "MACs (multiply-adds)", tick_count),
+           ("activation_bytes", "output activation memory", tick_bytes))
 _FINAL_COLOUR = "#e6550d"
 
 

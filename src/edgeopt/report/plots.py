@@ -18,7 +18,7 @@ from edgeopt.report.layer_plot import layer_plot
 from edgeopt.report.pareto import pareto_front
 from edgeopt.report.schema import RunResults
 from edgeopt.report.summary import SIZE_LABELS, headline_config, headline_size, timing
-from edgeopt.report.units import fmt_bytes, fmt_ms
+from edgeopt.report.units import fmt_ms, tick_bytes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -62,7 +62,7 @@ def accuracy_vs_size(results: RunResults, path: Path) -> Plot:
         marker_legend = [Line2D([], [], marker=_SIZE_MARKERS[s], linestyle="", color="#777777",
                                 label=SIZE_LABELS[s]) for s in used]
     title = "Accuracy vs model size"
-    _draw(points, path, title, xlabel, "test accuracy (%)", fmt_bytes, marker_legend)
+    _draw(points, path, title, xlabel, "test accuracy (%)", tick_bytes, marker_legend)
     return Plot(title, path, "Ringed points joined by the step line form the Pareto front: no other "
                 "candidate is both smaller and more accurate. The line shows the best accuracy within a size budget.")
 

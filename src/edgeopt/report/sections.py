@@ -8,7 +8,8 @@ from edgeopt.artifact import Artifact
 from edgeopt.report.markup import Markup, esc, estimate_badge, join, table, tag
 from edgeopt.report.schema import CandidateResult, DeviceFit, FitCheck, RunResults
 from edgeopt.report.summary import SIZE_LABELS, headline_config, summary_rows
-from edgeopt.report.units import fmt_bytes, fmt_count, fmt_ms, fmt_pct, fmt_points, fmt_ratio
+from edgeopt.report.units import fmt_ms, fmt_pct, fmt_points, fmt_ratio
+from edgeopt.utils.units import format_bytes, format_count
 
 
 def run_facts(results: RunResults) -> Markup:
@@ -41,9 +42,9 @@ def summary_table(results: RunResults) -> Markup:
             tag("strong", r.candidate.name),
             r.candidate.technique,
             tag("span", _steps(r.candidate), class_="steps"),
-            _with_note(fmt_bytes(r.size_bytes), None if r.size_source == "artifact" else _size_word(r.size_source)),
-            fmt_count(r.candidate.metrics.params),
-            fmt_count(r.candidate.metrics.macs),
+            _with_note(format_bytes(r.size_bytes), None if r.size_source == "artifact" else _size_word(r.size_source)),
+            format_count(r.candidate.metrics.params),
+            format_count(r.candidate.metrics.macs),
             fmt_ms(r.timing.measurement.latency_ms_median) if r.timing else "not measured",
             fmt_pct(r.candidate.metrics.test_accuracy),
             _with_note(fmt_ratio(r.size_ratio), None if r.ratio_source == "artifact" else _size_word(r.ratio_source)),
@@ -93,12 +94,12 @@ def artifact_sections(results: RunResults) -> Markup:
 
 def _artifact(cand: CandidateResult, art: Artifact) -> Markup:
     title = tag("h3", f"{cand.name} · {art.format} {art.precision}")
-    facts = tag("p", tag("code", str(art.path)), f" — {fmt_bytes(art.size_bytes)}, sha256 ",
+    facts = tag("p", tag("code", str(art.path)), f" — {format_bytes(art.size_bytes)}, sha256 ",
                 tag("code", art.sha256[:16] + ("…" if len(art.sha256) > 16 else ""), title=art.sha256))
     header = ["runtime", "threads", "batch", "median latency", "p90 latency", "accuracy", "peak memory"]
     rows = [
         [m.runtime, m.threads, m.batch_size, fmt_ms(m.latency_ms_median), fmt_ms(m.latency_ms_p90),
-         fmt_pct(m.accuracy), fmt_bytes(m.peak_memory_bytes)]
+         fmt_pct(m.accuracy), format_bytes(m.peak_memory_bytes)]
         for m in art.measurements
     ]
     measured = table(header, rows, class_="measurements") if rows else tag("p", "Not measured.", class_="muted")
@@ -119,7 +120,10 @@ def _estimate(art: Artifact) -> Markup:
 
 
 def _steps(cand: CandidateResult) -> str:
-    steps = [str(s.get("step") or s.get("type") or "?") for s in cand.lineage]
+    lineage = cand.lineage
+    root = [str(lineage["root"].get("source", "?"))] if isinstance(lineage, dict) and lineage.get("root") else []
+    entries = lineage.get("steps", []) if isinstance(lineage, dict) else lineage or []
+    steps = root + [str(s.get("type") or s.get("step") or "?") for s in entries]
     return " → ".join(steps) or "—"
 
 
@@ -146,7 +150,7 @@ def _fit_value(check: FitCheck, value: float | None) -> str:
     unit = (check.unit or "").lower()
     name = check.name.lower()
     if unit in ("bytes", "b") or (not unit and any(w in name for w in _BYTE_WORDS)):
-        return fmt_bytes(value)
+        return format_bytes(value)
     if unit == "ms" or (not unit and ("latency" in name or name.endswith("_ms"))):
         return fmt_ms(value)
     return f"{value:.4g}" + (f" {check.unit}" if check.unit else "")

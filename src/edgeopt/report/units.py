@@ -1,30 +1,25 @@
-"""Number formatting shared by the plots and the HTML page, so both show the same figures."""
+"""Number formatting for the plots and the HTML page, so both show the same figures.
+
+Byte sizes and counts come from :mod:`edgeopt.utils.units` (``format_bytes``, ``format_count``),
+which the CLI uses too, so a file's size reads the same in the terminal and in the report.
+"""
 
 from __future__ import annotations
 
-# Decimal units (kB = 1000 B), the convention of file managers and `ls -h --si`; stated on the page.
-_BYTE_UNITS = (("GB", 1e9), ("MB", 1e6), ("kB", 1e3))
-_COUNT_UNITS = (("G", 1e9), ("M", 1e6), ("k", 1e3))
+from edgeopt.utils.units import format_bytes, format_count
+
+# Axis ticks sit at round decimal values, which two decimals would clutter ("976.56 KiB").
+TICK_DIGITS = 3
 
 
-def fmt_bytes(n: float | None) -> str:
-    """``3293736`` → ``'3.29 MB'``; ``None`` → ``'—'``."""
-    return _scaled(n, _BYTE_UNITS, " ", "B")
+def tick_bytes(n: float) -> str:
+    """A byte axis tick, same units as the tables: ``1e6`` → ``'977 KiB'``."""
+    return format_bytes(n, significant=TICK_DIGITS)
 
 
-def fmt_count(n: float | None) -> str:
-    """``10865216`` → ``'10.9M'``; ``None`` → ``'—'``."""
-    return _scaled(n, _COUNT_UNITS, "", "")
-
-
-def _scaled(n: float | None, units: tuple[tuple[str, float], ...], sep: str, base_unit: str) -> str:
-    """Three significant digits in the largest unit that ``n`` reaches; whole numbers below."""
-    if n is None:
-        return "—"
-    for unit, scale in units:
-        if abs(n) >= scale:
-            return f"{n / scale:.3g}{sep}{unit}"
-    return f"{n:.0f}{sep}{base_unit}".rstrip()
+def tick_count(n: float) -> str:
+    """A count axis tick: ``1e5`` → ``'100K'``."""
+    return format_count(n, significant=TICK_DIGITS)
 
 
 def fmt_pct(fraction: float | None) -> str:
