@@ -57,7 +57,7 @@ def test_demo_recipe(tmp_path):
     base, int8 = by_name["baseline"], by_name["int8-onnx"]
     assert {a.format for a in base.artifacts} == {"onnx", "executorch"}
     assert [a.precision for a in int8.artifacts] == ["int8"]
-    assert by_name["int8-pte"].artifacts[0].path.endswith(".pte")
+    assert by_name["int8-pte"].artifacts[0].path.suffix == ".pte"
     assert int8.metrics.params < 0.5 * base.metrics.params  # pruned
     base_onnx = next(a for a in base.artifacts if a.format == "onnx")
     assert int8.artifacts[0].size_bytes < base_onnx.size_bytes / 8
