@@ -35,16 +35,14 @@ META = {"val_acc": 0.97, "input_size": [1, 1, 4, 4], "steps": ["prune", {"amount
 @pytest.mark.parametrize("suffix", SUFFIXES)
 def test_roundtrip_gives_identical_outputs(tmp_path, suffix):
     model = trained_like(tiny())
-    path = save_checkpoint(tmp_path / f"m{suffix}", model, model_kwargs={"hidden": 8},
-                           metadata=META)
+    path = save_checkpoint(tmp_path / f"m{suffix}", model, metadata=META)
     assert path == tmp_path / f"m{suffix}"
     ckpt = load_checkpoint(path, model=tiny(seed=1).eval())
     x = torch.randn(5, 1, 4, 4)
     assert torch.equal(ckpt.model(x), model(x))
     for key, value in model.state_dict().items():
         assert torch.equal(ckpt.model.state_dict()[key], value), key
-    assert ckpt.metadata == META and ckpt.model_kwargs == {"hidden": 8}
-    assert ckpt.model_name is None and ckpt.path == path
+    assert ckpt.metadata == META and ckpt.lineage is None and ckpt.path == path
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp file left
 
 
@@ -52,8 +50,9 @@ def test_torch_checkpoint_is_plain_data(tmp_path):
     path = save_checkpoint(tmp_path / "m.pt", tiny(), model_name="simple_cnn",
                            metadata={"acc": np.float64(0.5), "n": np.int64(3)})
     payload = torch.load(path, map_location="cpu", weights_only=True)
-    assert payload["format"] == FORMAT and payload["version"] == 1
-    assert payload["model_name"] == "simple_cnn" and payload["model_kwargs"] == {}
+    assert payload["format"] == FORMAT and payload["version"] == 2
+    assert payload["lineage"] == {"root": {"kind": "registry", "source": "simple_cnn", "kwargs": {},
+                                           "program_sha256": None}, "steps": [], "input_size": None}
     assert payload["metadata"] == {"acc": 0.5, "n": 3}
     assert type(payload["metadata"]["acc"]) is float  # NumPy scalars stored as builtins
 
@@ -72,19 +71,19 @@ def test_tied_weights_roundtrip(tmp_path, suffix):
 def test_rebuilds_model_from_registry(tmp_path, suffix, monkeypatch):
     calls = []
 
-    def fake_create_model(name, **kwargs):
-        calls.append((name, kwargs))
-        return tiny(seed=5, **kwargs)
+    def fake_create_model(hidden: int = 8):
+        calls.append(("tiny", {"hidden": hidden}))
+        return tiny(seed=5, hidden=hidden)
 
-    import edgeopt.models
+    from edgeopt.models import registry
 
-    monkeypatch.setattr(edgeopt.models, "create_model", fake_create_model, raising=False)
+    monkeypatch.setitem(registry._REGISTRY, "tiny", registry.ModelEntry("tiny", fake_create_model, "test"))
     model = tiny(hidden=6)
     path = save_checkpoint(tmp_path / f"m{suffix}", model, model_name="tiny",
                            model_kwargs={"hidden": 6})
     ckpt = load_checkpoint(path)
     assert calls == [("tiny", {"hidden": 6})]
-    assert ckpt.model_name == "tiny"
+    assert ckpt.lineage.root.source == "tiny"
     x = torch.randn(2, 1, 4, 4)
     assert torch.equal(ckpt.model.eval()(x), model.eval()(x))
 
@@ -163,7 +162,7 @@ def test_non_plain_metadata_is_refused(tmp_path):
     with pytest.raises(EdgeoptError, match=r"metadata\['when'\] holds a object"):
         save_checkpoint(tmp_path / "m.pt", tiny(), metadata={"when": object()})
     with pytest.raises(EdgeoptError, match="non-string key 1"):
-        save_checkpoint(tmp_path / "m.pt", tiny(), model_kwargs={1: 2})
+        save_checkpoint(tmp_path / "m.pt", tiny(), model_name="simple_cnn", model_kwargs={1: 2})
     assert list(tmp_path.iterdir()) == []
 
 
@@ -205,26 +204,57 @@ def test_registry_model_roundtrip(tmp_path, suffix):
     assert torch.equal(ckpt.model.eval()(x), model(x))
 
 
-def test_load_checkpoint_rebuilds_pruned_and_fused_models(tmp_path):
-    """Generic loading (profile, export, bench...) accepts what prune and fuse save."""
-    from edgeopt.fuse import fuse_with_report, save_fused_checkpoint
-    from edgeopt.prune import structured
-    from edgeopt.prune.structured_checkpoint import save_pruned_checkpoint
+def test_any_order_of_transforms_reloads(tmp_path):
+    """Pruned then fused, fused then pruned: the lineage rebuilds both architectures."""
+    from edgeopt.fuse import Fuse
+    from edgeopt.lineage import Lineage
+    from edgeopt.models import ModelRoot
+    from edgeopt.prune import StructuredPrune
+    from edgeopt.transform import Inputs, apply
 
     kwargs = {"num_classes": 10, "in_chans": 1}
     torch.manual_seed(0)
+    example = torch.randn(4, 1, 8, 8)
+    for order in ((StructuredPrune(ratio=0.5), Fuse()), (Fuse(), StructuredPrune(ratio=0.5))):
+        model = create_model("simple_cnn", **kwargs).eval()
+        lineage = Lineage(root=ModelRoot.named("simple_cnn", kwargs), input_size=(1, 1, 8, 8))
+        for transform in order:
+            result = apply(transform, model, Inputs(example=example[:1]))
+            model, lineage = result.model.eval(), lineage.then(transform, result)
+        path = save_checkpoint(tmp_path / "m.pt", model, lineage)
+        loaded = load_checkpoint(path).model.eval()
+        assert torch.equal(loaded(example), model(example)), [t.type for t in order]
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.modules())
+
+
+def v1_file(path, model, name, kwargs, metadata):
+    """A checkpoint as edgeopt 0.1 wrote it."""
+    torch.save({"format": FORMAT, "version": 1, "state_dict": model.state_dict(), "model_name": name,
+                "model_kwargs": kwargs, "metadata": metadata}, path)
+    return path
+
+
+def test_version_1_files_still_load(tmp_path):
+    from edgeopt.fuse import fuse_with_report
+    from edgeopt.prune import structured
+
+    kwargs = {"num_classes": 10, "in_chans": 1}
     model = create_model("simple_cnn", **kwargs).eval()
     example = torch.randn(4, 1, 8, 8)
-
+    plain = load_checkpoint(v1_file(tmp_path / "a.pt", model, "simple_cnn", kwargs, {"input_size": [1, 1, 8, 8]}))
+    assert torch.equal(plain.model.eval()(example), model(example)) and plain.input_size == (1, 1, 8, 8)
     small = structured(model, 0.5, example).eval()
-    save_pruned_checkpoint(tmp_path / "pruned.pt", small, model_name="simple_cnn", model_kwargs=kwargs, report={})
-    pruned = load_checkpoint(tmp_path / "pruned.pt").model.eval()
-    assert sum(p.numel() for p in pruned.parameters()) == sum(p.numel() for p in small.parameters())
-    assert torch.allclose(pruned(example), small(example))
-
+    pruned = load_checkpoint(v1_file(tmp_path / "p.pt", small, "simple_cnn", kwargs,
+                                     {"structured_pruning": {"ratio": 0.5, "importance": "l1"}}))
+    assert pruned.lineage.summary() == "simple_cnn → prune.structured"
+    assert torch.equal(pruned.model.eval()(example), small(example))
     fused, report = fuse_with_report(model, example)
-    save_fused_checkpoint(tmp_path / "fused.pt", fused, model_name="simple_cnn", model_kwargs=kwargs,
-                          input_size=(1, 1, 8, 8), report=report)
-    loaded = load_checkpoint(tmp_path / "fused.pt").model
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.modules())
-    assert torch.allclose(loaded(example), fused(example))
+    record = {"input_size": [1, 1, 8, 8], "fusions": [[f.pattern, f.into] for f in report.fused]}
+    loaded = load_checkpoint(v1_file(tmp_path / "f.pt", fused, "simple_cnn", kwargs, {"fused": record}))
+    assert torch.equal(loaded.model(example), fused(example))
+    both = v1_file(tmp_path / "pf.pt", fused, "simple_cnn", kwargs, {"fused": record, "structured_pruning": {}})
+    with pytest.raises(EdgeoptError, match="pruned, then fused.*prune and fuse the model again"):
+        load_checkpoint(both)
+    step = v1_file(tmp_path / "s.pt", small, None, {}, {"pipeline_step": 2})
+    with pytest.raises(EdgeoptError, match="edgeopt 0.1 run.*edgeopt run RECIPE"):
+        load_checkpoint(step)

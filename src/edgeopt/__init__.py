@@ -25,7 +25,12 @@ _EXPORTS: dict[str, str] = {
     "EdgeoptError": "edgeopt.errors",
     "create_model": "edgeopt.models",
     "list_models": "edgeopt.models",
-    "load_model": "edgeopt.models",
+    "load_model": "edgeopt.loading",
+    "open_model": "edgeopt.loading",
+    "Transform": "edgeopt.transform",
+    "Inputs": "edgeopt.transform",
+    "apply": "edgeopt.transform",
+    "Lineage": "edgeopt.lineage",
     "profile": "edgeopt.analysis",
     "compare_conv": "edgeopt.analysis",
     "ModelProfile": "edgeopt.analysis",
@@ -57,6 +62,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
     from edgeopt.data import DatasetSplits, list_datasets, load_dataset
     from edgeopt.devices import check_fit, estimate_energy, estimate_latency, get_device
     from edgeopt.errors import EdgeoptError
-    from edgeopt.models import create_model, list_models, load_model
+    from edgeopt.lineage import Lineage
+    from edgeopt.loading import load_model, open_model
+    from edgeopt.models import create_model, list_models
     from edgeopt.report import load_results, write_report
     from edgeopt.train import TrainConfig, evaluate, fit
+    from edgeopt.transform import Inputs, Transform, apply

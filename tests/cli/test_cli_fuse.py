@@ -20,35 +20,36 @@ def test_fuse_json_counts_and_cost_change(run_cli):
     code, out, _ = run_cli("fuse", "simple_cnn", *ARGS, "--json")
     assert code == 0
     data = json.loads(out)
-    assert data["report"]["counts"] == {"conv_bn_relu": 3} and data["input_size"] == [1, 1, 8, 8]
-    assert data["report"]["batchnorm_after"] == 0 and data["report"]["max_rel_error"] <= 1e-5
+    report = data["report"]["fusion"]
+    assert report["counts"] == {"conv_bn_relu": 3} and data["input_size"] == [1, 1, 8, 8]
+    assert report["batchnorm_after"] == 0 and report["max_rel_error"] <= 1e-5
     assert data["before"]["macs"] == data["after"]["macs"]  # the profiler counts no BN MACs
     # each BatchNorm's weight and bias go (2 per channel), each conv gains a bias (1 per channel)
     channels = 8 + 16 + 32
     assert data["before"]["params"] - data["after"]["params"] == channels
-    assert data["output"] is None
+    assert data["checkpoint"] is None
 
 
 @pytest.mark.slow  # two CLI runs and a reload (~5-10 s on the shared machine)
 def test_fuse_checkpoint_output_reloads(run_cli, tmp_path):
-    from edgeopt.fuse import load_fused_checkpoint
+    from edgeopt.checkpoint import load_checkpoint
 
     source = tmp_path / "cnn.pt"
     kwargs = {"in_chans": 1, "num_classes": 10, "width": 8}
     save_checkpoint(source, create_model("simple_cnn", **kwargs), model_name="simple_cnn",
-                    model_kwargs=kwargs, metadata={"input_size": [1, 1, 8, 8]})
+                    model_kwargs=kwargs, input_size=(1, 1, 8, 8))
     code, out, _ = run_cli("fuse", str(source), "-o", str(tmp_path / "fused.pt"))
     assert code == 0 and "Wrote" in out
-    loaded = load_fused_checkpoint(tmp_path / "fused.pt")
-    assert loaded.model_name == "simple_cnn" and loaded.metadata["fused"]["input_size"] == [1, 1, 8, 8]
+    loaded = load_checkpoint(tmp_path / "fused.pt")
+    assert loaded.lineage.summary() == "simple_cnn → fuse" and loaded.input_size == (1, 1, 8, 8)
     assert loaded.model(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
     code, out, _ = run_cli("fuse", str(tmp_path / "fused.pt"), "--json")  # a fused checkpoint loads too
-    assert code == 0 and json.loads(out)["report"]["counts"] == {}
+    assert code == 0 and json.loads(out)["report"]["fusion"]["counts"] == {}
 
 
 @pytest.mark.slow  # torch.export of the fused graph (~5 s)
 def test_fuse_pt2_output_loads_with_load_model(run_cli, tmp_path):
-    from edgeopt.models import load_model
+    from edgeopt.loading import load_model
 
     code, _, _ = run_cli("fuse", "simple_cnn", *ARGS, "-o", str(tmp_path / "fused.pt2"))
     assert code == 0

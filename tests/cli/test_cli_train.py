@@ -7,8 +7,8 @@ def test_train_then_profile_the_checkpoint(run_cli, tmp_path):
     assert code == 0, err
     assert "test accuracy" in stdout and (out / "model.pt").is_file()
     record = json.loads((out / "train.json").read_text())
-    assert record["model_kwargs"] == {"num_classes": 10, "in_chans": 1}
-    assert record["test"]["accuracy"] > 0.8 and len(record["train"]["history"]) == 3
+    assert record["lineage"] == "simple_cnn → train" and record["transform"]["train"]["epochs"] == 3
+    assert record["after"]["test_accuracy"] > 0.8 and len(record["report"]["train"]["history"]) == 3
 
     # the checkpoint remembers its 1×8×8 input size, so profile needs no --input-size
     code, stdout, _ = run_cli("profile", str(out / "model.pt"), "--json")

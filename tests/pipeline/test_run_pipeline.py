@@ -41,8 +41,11 @@ def test_every_step_makes_an_evaluated_candidate_with_its_lineage(finished_run):
     assert names == ["baseline", "tuned", "prune.structured", "fuse"]
     assert load_results(run_dir).model_dump() == results.model_dump()  # results.json was written
     by_name = {c.name: c for c in results.candidates}
-    assert [s["step"] for s in by_name["fuse"].lineage] == ["baseline", "train", "prune.structured", "fuse"]
-    assert by_name["prune.structured"].lineage[-1]["config"]["ratio"] == 0.5
+    lineage = by_name["fuse"].lineage
+    assert lineage["root"]["source"] == "simple_cnn"
+    assert [s["type"] for s in lineage["steps"]] == ["train", "train", "prune.structured", "fuse"]
+    assert [s["name"] for s in lineage["steps"]] == ["baseline", "tuned", "prune.structured", "fuse"]
+    assert by_name["prune.structured"].lineage["steps"][-1]["config"]["ratio"] == 0.5
     # Pruning half the channels makes the model physically smaller; fusing drops BatchNorm params.
     base, pruned, fused = by_name["baseline"], by_name["prune.structured"], by_name["fuse"]
     assert pruned.metrics.params < 0.5 * base.metrics.params
@@ -64,16 +67,18 @@ def test_recorded_accuracy_is_that_of_the_saved_model(finished_run):
         assert evaluate(model, test).accuracy == pytest.approx(cand.metrics.test_accuracy)
 
 
-def test_checkpoint_of_an_unchanged_architecture_opens_on_its_own(finished_run):
+def test_every_step_checkpoint_opens_on_its_own(finished_run):
     run_dir, results = finished_run
-    tuned = next(c for c in results.candidates if c.name == "tuned")
-    assert load_checkpoint(run_dir / tuned.checkpoint).model_name == "simple_cnn"
+    for cand in results.candidates:  # pruned and fused ones too: the lineage rebuilds them
+        ckpt = load_checkpoint(run_dir / cand.checkpoint)
+        assert ckpt.lineage.root.source == "simple_cnn" and ckpt.input_size == (1, 1, 8, 8)
+        assert ckpt.metadata["candidate"] == cand.name
 
 
 def test_resolved_recipe_and_state_are_saved(finished_run):
     run_dir, _ = finished_run
     saved = load_recipe(run_dir / "recipe.yaml")
-    assert saved.steps[1].importance == "l1"  # the default is written out
+    assert saved.steps[1].transform.importance == "l1"  # the default is written out
     state = json.loads((run_dir / "run.json").read_text())
     assert state["status"] == "done" and [s["type"] for s in state["steps"]] == ["train", "prune.structured", "fuse"]
 
@@ -85,7 +90,8 @@ def test_steps_never_change_their_input_candidate(write_recipe, tmp_path, monkey
     original = _Run._record
 
     def spy(self, index, *args, **kwargs):
-        seen[index] = {k: v.clone() for k, v in self._model_of("baseline").state_dict().items()} if index else None
+        baseline = self._model_of(self.candidates["baseline"]) if index else None
+        seen[index] = {k: v.clone() for k, v in baseline.state_dict().items()} if index else None
         return original(self, index, *args, **kwargs)
 
     monkeypatch.setattr(_Run, "_record", spy)

@@ -9,7 +9,10 @@ import torch
 from edgeopt.data import load_dataset
 from edgeopt.errors import EdgeoptError
 from edgeopt.models import create_model
-from edgeopt.pipeline import Candidate, StepContext, get_step_class, run_recipe
+from edgeopt.pipeline import Candidate, run_recipe
+from edgeopt.pipeline.outcome import run_step
+from edgeopt.pipeline.step import parse_step
+from edgeopt.transform import Inputs, get_transform
 
 TEACHER_DISTILL_MAGNITUDE = """\
 - type: train
@@ -32,7 +35,8 @@ def test_teacher_distill_and_magnitude_pruning(write_recipe, tmp_path):
     by_name = {c.name: c for c in results.candidates}
     teacher, student, sparse = by_name["teacher"], by_name["distill"], by_name["prune.magnitude"]
     # The teacher is a model of its own (a new lineage), wider than the baseline.
-    assert teacher.parent is None and [s["name"] for s in teacher.lineage] == ["teacher"]
+    assert teacher.parent is None and [s["name"] for s in teacher.lineage["steps"]] == ["teacher"]
+    assert teacher.lineage["root"]["kwargs"]["width"] == 32
     assert teacher.metrics.params > 3 * by_name["baseline"].metrics.params
     assert student.parent == "baseline" and student.details["distill"]["alpha"] == 0.7
     assert student.metrics.params == by_name["baseline"].metrics.params
@@ -67,39 +71,42 @@ def test_qat_candidate_ships_an_int8_file(write_recipe, tmp_path):
     assert int8.metrics.accuracy_source == "artifact" and 0 < int8.metrics.test_accuracy <= 1
 
 
-def context_for(cand: Candidate, tmp_path: Path, step) -> StepContext:
+def step_on(cand: Candidate, tmp_path: Path, step: dict):
+    """Run one recipe step on ``cand`` outside a run."""
     data = load_dataset("digits", limit=200)
-    return StepContext(index=2, name=step.name or step.type, step=step, step_dir=tmp_path, run_dir=tmp_path,
-                       data=data, example_input=data.test.tensors[0][:1], input=cand,
-                       candidates={cand.name: cand}, load_model=lambda name: cand.model)
+    inputs = Inputs(example=data.test.tensors[0][:1], data=data, out_dir=tmp_path, name="step")
+    return run_step(parse_step(step, 2), 2, cand, cand.model, {cand.name: cand}, inputs, tmp_path)
 
 
-@pytest.mark.parametrize("step", [{"type": "export"}, {"type": "quantize.ptq"}, {"type": "quantize.qat"}])
-def test_a_quantized_candidate_is_not_exported_or_quantized_again(tmp_path, step):
+@pytest.mark.parametrize("step", [{"type": "export"}, {"type": "quantize.ptq"}, {"type": "quantize.qat"},
+                                  {"type": "fuse"}])
+def test_a_quantized_candidate_is_not_transformed_again(tmp_path, step):
     cand = Candidate(name="int8", technique="quantize.ptq", parent="fuse", model=create_model("simple_cnn"))
-    config = get_step_class(step["type"]).model_validate(step)
     with pytest.raises(EdgeoptError, match=r"'int8' is .*quantized") as info:
-        config.run(context_for(cand, tmp_path, config))
+        step_on(cand, tmp_path, step)
     assert "input: fuse" in info.value.hint
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
 def test_bench_without_files_says_what_to_add(tmp_path):
     cand = Candidate(name="baseline", technique="baseline", model=create_model("simple_cnn"))
-    step = get_step_class("bench").model_validate({"type": "bench"})
-    with pytest.raises(EdgeoptError, match="none of the chosen candidates has an exported file") as info:
-        step.run(context_for(cand, tmp_path, step))
+    with pytest.raises(EdgeoptError, match="none of the chosen candidates has a file") as info:
+        step_on(cand, tmp_path, {"type": "bench"})
     assert "export" in info.value.hint
 
 
 def test_step_option_rules():
-    magnitude = get_step_class("prune.magnitude")
+    magnitude = get_transform("prune.magnitude")
     with pytest.raises(ValueError, match="exactly one of sparsity or threshold"):
         magnitude.model_validate({"type": "prune.magnitude"})
     with pytest.raises(ValueError, match="gradual needs sparsity and fine_tune"):
         magnitude.model_validate({"type": "prune.magnitude", "sparsity": 0.5, "schedule": "gradual"})
     with pytest.raises(ValueError, match="rounds > 1"):
-        get_step_class("prune.structured").model_validate({"type": "prune.structured", "ratio": 0.5, "rounds": 2})
-    distill = get_step_class("distill")
+        get_transform("prune.structured").model_validate({"type": "prune.structured", "ratio": 0.5, "rounds": 2})
+    distill = get_transform("distill")
     assert distill.model_validate({"type": "distill", "teacher": "t.pt"}).references() == {}
     assert distill.model_validate({"type": "distill", "teacher": "big"}).references() == {"teacher": "big"}
+    with pytest.raises(EdgeoptError, match="candidates: only steps that measure files"):
+        parse_step({"type": "fuse", "candidates": "all"}, 1)
+    with pytest.raises(EdgeoptError, match="input .* or model .* not both"):
+        parse_step({"type": "train", "input": "a", "model": "simple_cnn"}, 1)

@@ -8,64 +8,59 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from edgeopt.cli.common import console, parse_input_size, parse_model_args, print_json
+from edgeopt.cli.common import (
+    INPUT_SIZE_OPTION, MODEL_ARG_OPTION, MODEL_HELP, TRUST_OPTION, WEIGHTS_OPTION, console, load_data, make_config,
+    open_source, parse_input_size, print_json,
+)
 from edgeopt.errors import EdgeoptError, suggest
 
 if TYPE_CHECKING:
-    from edgeopt.runtime import Measurement
+    from edgeopt.artifact import Artifact
 
 FORMATS = ("onnx", "executorch")
-SUFFIXES = {"onnx": "onnx", "executorch": "pte"}
 
 
 def export(
-    model: str = typer.Argument(
-        ..., help="Registry name, package.module:factory, a .pt2 program or an edgeopt checkpoint."
-    ),
-    output: Path = typer.Option(None, "--output", "-o", help="File to write. Default: <model>.<format>."),
+    model: str = typer.Argument(..., help=MODEL_HELP),
+    output: Path = typer.Option(None, "--output", "-o", help="File to write. Default: <model>.onnx / <model>.pte."),
     format: str = typer.Option("onnx", "--format", "-f", help=f"Artifact format: {', '.join(FORMATS)}."),
-    input_size: str = typer.Option(
-        None, "--input-size", "-i", help="C,H,W (or N,C,H,W). Default: the checkpoint's, else 3,224,224."
-    ),
-    model_arg: list[str] = typer.Option(
-        None, "--model-arg", "-a", help="Model option KEY=VALUE (repeatable), e.g. -a width_mult=0.5."
-    ),
-    weights: Path = typer.Option(None, "--weights", "-w", help="State dict (.pt/.safetensors) to load."),
+    input_size: str = INPUT_SIZE_OPTION,
+    model_arg: list[str] = MODEL_ARG_OPTION,
+    weights: Path = WEIGHTS_OPTION,
     opset: int = typer.Option(18, "--opset", help="ONNX opset (18 or newer)."),
+    trust_code: bool = TRUST_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print the artifact as JSON."),
 ) -> None:
     """Export a model to an artifact file, checked against the eager model (parity).
 
-    The batch dimension stays dynamic. The file is written only if the exported graph is valid
-    and its outputs in ONNX Runtime match the eager model's.
+    ONNX keeps the batch dimension dynamic; a .pte's input shape is static. The file is written
+    only if it is valid and its outputs in its runtime match the eager model's.
     """
     if format not in FORMATS:
         raise EdgeoptError(f"unknown format {format!r}", hint=suggest(format, FORMATS) or f"use one of {FORMATS}")
-    import torch
+    from edgeopt.artifact import artifact_suffix
+    from edgeopt.cli.transform_run import run_transform
+    from edgeopt.export.transform import Export
 
-    from edgeopt.export import export_executorch, export_onnx
-    from edgeopt.models.loading import load_model_with_metadata
-
-    net, metadata = load_model_with_metadata(model, weights=weights, **parse_model_args(model_arg))
-    # A checkpoint remembers the input size it was trained at; otherwise ImageNet's 3×224×224.
-    size = parse_input_size(input_size) if input_size else tuple(metadata.get("input_size", (1, 3, 224, 224)))
-    path = output or Path(f"{_stem(model)}.{SUFFIXES[format]}")
-    if format == "executorch":  # the program's input shape is static: batch as given (default 1)
-        artifact = export_executorch(net, torch.zeros(size), path)
-    else:
-        artifact = export_onnx(net, torch.zeros(size), path, opset=opset)
+    suffix = artifact_suffix(format, "fp32")
+    path = output or Path(_stem(model) + suffix)
+    if not path.name.endswith(suffix) or len(path.name) == len(suffix):
+        raise EdgeoptError(f"a {format} file must be named NAME{suffix}, got {path.name!r}", hint=f"e.g. -o model{suffix}")
+    if Path(model).exists() and path.resolve() == Path(model).resolve():
+        raise EdgeoptError(f"refusing to write the export over its input {model!r}", hint="pick another -o")
+    config = make_config(Export, formats=[format], opset=opset)
+    opened = open_source(model, model_arg=model_arg, weights=weights, trust_code=trust_code, input_size=input_size)
+    applied = run_transform(config, opened, path.parent, data=None, name=path.name[: -len(suffix)], checkpoint=path)
+    artifact = applied.result.artifacts[0]
     if as_json:
         print_json(artifact.to_dict())
         return
-    from edgeopt.analysis import format_bytes
+    from edgeopt.utils.units import format_bytes
 
-    detail = (f"opset {artifact.metadata.get('opset')}, input {'×'.join(map(str, size))}, batch dynamic"
-              if format == "onnx" else f"XNNPACK, input {'×'.join(map(str, size))} (static)")
-    console.print(
-        f"Wrote [bold]{artifact.path}[/] ({artifact.format}, {artifact.precision}, {detail}): "
-        f"{format_bytes(artifact.size_bytes)}, sha256 {artifact.sha256[:16]}…",
-        highlight=False,
-    )
+    shape = "×".join(map(str, artifact.input_shape or ()))
+    detail = f"opset {opset}, input {shape}, batch dynamic" if format == "onnx" else f"XNNPACK, input {shape} (static)"
+    console.print(f"Wrote [bold]{artifact.path}[/] ({artifact.format}, {artifact.precision}, {detail}): "
+                  f"{format_bytes(artifact.size_bytes)}, sha256 {artifact.sha256[:16]}…", highlight=False)
     if artifact.parity is not None:
         console.print(f"Parity with the eager model: {artifact.parity.summary()} — OK", highlight=False)
 
@@ -80,10 +75,9 @@ def bench(
     runs: int = typer.Option(50, "--runs", "-n", help="Timed runs per artifact."),
     warmup: int = typer.Option(10, "--warmup", help="Untimed calls per artifact before timing."),
     batch_size: int = typer.Option(1, "--batch-size", "-b", help="Batch size of the timed input."),
-    input_size: str = typer.Option(
-        None, "--input-size", "-i", help="C,H,W for artifacts that record no input shape."
-    ),
+    input_size: str = typer.Option(None, "--input-size", "-i", help="C,H,W for artifacts that record no input shape."),
     memory: bool = typer.Option(True, "--memory/--no-memory", help="Measure peak memory (fresh processes)."),
+    trust_code: bool = TRUST_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table."),
 ) -> None:
     """Measure artifacts where they run: latency, accuracy on the data, peak memory.
@@ -91,23 +85,23 @@ def bench(
     Several artifacts are timed interleaved in rounds, each block bracketed by speed probes and
     redone if the machine was in a slow phase; the spread column is the min–max of round medians.
     """
-    from edgeopt.runtime import bench as run_bench
+    from edgeopt.artifact import Artifact
+    from edgeopt.runtime.transform import Bench
 
+    config = make_config(Bench, threads=threads, runs=runs, warmup=warmup, batch_size=batch_size, memory=memory)
+    files = [Artifact.from_file(path) for path in artifacts]
     shape = parse_input_size(input_size) if input_size else None
-    rows = run_bench(
-        artifacts, data=data, threads=threads, runs=runs, warmup=warmup, memory=memory,
-        batch_size=batch_size, input_shape=shape,
-    )
+    measured = config.measure(files, load_data(data), input_shape=shape, trust_code=trust_code)
     if as_json:
-        print_json([m.to_dict() for m in rows])
+        print_json([art.measurements[-1].to_dict() for art in measured])
     else:
-        console.print(_table(rows, data))
+        console.print(_table(measured, data))
 
 
-def _table(rows: list[Measurement], data: str | None) -> Table:
-    from edgeopt.analysis import format_bytes
+def _table(measured: tuple[Artifact, ...], data: str | None) -> Table:
+    from edgeopt.utils.units import format_bytes
 
-    first = rows[0]
+    first = measured[0].measurements[-1]
     table = Table(
         title="Benchmark",
         caption=f"{first.threads} threads, batch {first.batch_size}, {first.runs} timed runs each, "
@@ -117,14 +111,15 @@ def _table(rows: list[Measurement], data: str | None) -> Table:
     for column in ("artifact", "format", "runtime", "size", "median ms", "p90 ms", "spread ms",
                    f"accuracy ({data})" if data else "accuracy", "peak memory", "+model"):
         table.add_column(column, justify="left" if column in ("artifact", "format", "runtime") else "right")
-    for m in rows:
+    for art in measured:
+        m = art.measurements[-1]
         spread = f"{m.latency_ms_spread[0]:.3f}–{m.latency_ms_spread[1]:.3f}" if m.latency_ms_spread else "-"
         table.add_row(
-            m.artifact, m.format, m.runtime, format_bytes(m.size_bytes),
+            str(art.path), art.format, m.runtime, format_bytes(art.size_bytes),
             f"{m.latency_ms_median:.3f}", f"{m.latency_ms_p90:.3f}", spread,
             "-" if m.accuracy is None else f"{m.accuracy:.2%}",
-            "-" if m.peak_memory_bytes is None else format_bytes(m.peak_memory_bytes),
-            "-" if m.artifact_memory_bytes is None else format_bytes(m.artifact_memory_bytes),
+            format_bytes(m.peak_memory_bytes) if m.peak_memory_bytes is not None else "-",
+            format_bytes(m.artifact_memory_bytes) if m.artifact_memory_bytes is not None else "-",
         )
     return table
 

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import typer
 import yaml
+from pydantic import BaseModel
 from rich.console import Console
 
 from edgeopt.errors import EdgeoptError
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from edgeopt.checkpoint import Checkpoint
+    from edgeopt.data import DatasetSplits
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 # Piped output (CI logs, files) gets a wide fixed width so layer names are not cut at 80 columns;
 # errors never wrap, so each stays the one line the CLI promises.
@@ -55,3 +66,87 @@ def parse_model_args(pairs: list[str] | None) -> dict[str, Any]:
 def print_json(data: Any) -> None:
     """Print JSON to stdout without rich markup, so it pipes cleanly."""
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+# Options every command that takes a model shares, so they read the same everywhere.
+MODEL_HELP = "Registry name, package.module:factory, a .pt2 program or an edgeopt checkpoint (any command's output)."
+MODEL_ARG_OPTION = typer.Option(None, "--model-arg", "-a",
+                                help="Model option KEY=VALUE (repeatable), e.g. -a width_mult=0.5.")
+WEIGHTS_OPTION = typer.Option(None, "--weights", "-w", help="State dict (.pt/.safetensors) to load into the model.")
+TRUST_OPTION = typer.Option(False, "--trust-code", help="Allow a checkpoint whose model is built by your own "
+                            "module:factory to import that module (off: such files are refused).")
+INPUT_SIZE_OPTION = typer.Option(None, "--input-size", "-i",
+                                 help="C,H,W (or N,C,H,W). Default: the data's, the checkpoint's, else 3,224,224.")
+DEFAULT_INPUT_SIZE = (1, 3, 224, 224)
+
+
+def open_source(model: str, *, model_arg: list[str] | None = None, weights: Path | None = None,
+                trust_code: bool = False, data: DatasetSplits | None = None,
+                input_size: str | None = None) -> Checkpoint:
+    """The model a command was given, with its lineage and an input size always set.
+
+    The input size comes from ``--input-size``, else the data, else the checkpoint, else
+    3×224×224 (ImageNet).
+    """
+    from edgeopt.loading import open_model
+
+    size = parse_input_size(input_size) if input_size else None
+    opened = open_model(model, kwargs=parse_model_args(model_arg), weights=weights, trust_code=trust_code,
+                        data=data, input_size=size)
+    if opened.lineage is not None and (size or not opened.lineage.input_size):
+        opened.lineage = opened.lineage.model_copy(update={"input_size": size or DEFAULT_INPUT_SIZE})
+    return opened
+
+
+def example_input(opened: Checkpoint, data: DatasetSplits | None = None) -> Tensor:
+    """A batch-1 input for tracing and export: a real test image when there is data."""
+    import torch
+
+    if data is not None:
+        return data.test.tensors[0][:1].clone()
+    size = opened.input_size or DEFAULT_INPUT_SIZE
+    return torch.randn(*size, generator=torch.Generator().manual_seed(0))
+
+
+def load_data(data: str | None) -> DatasetSplits | None:
+    """The dataset a ``--data`` option names (None when not given)."""
+    from edgeopt.data import load_dataset
+
+    return None if data is None else load_dataset(data)
+
+
+def make_config(cls: type[ConfigT], **options: Any) -> ConfigT:
+    """``cls(**options)``, with a validation error as one line naming the option."""
+    from pydantic import ValidationError
+
+    from edgeopt.utils.validation import describe_error, field_loc, first_error
+
+    try:
+        return cls(**options)
+    except ValidationError as exc:
+        err = first_error(exc)
+        loc = field_loc(tuple(err["loc"]))
+        raise EdgeoptError(f"{getattr(cls, '__name__', 'options')}: {describe_error(err, cls, loc)}",
+                           hint="see --help for the allowed values") from None
+
+
+def profile_source(model: str, *, input_size: str | None = None, model_arg: list[str] | None = None,
+                   weights: Path | None = None, trust_code: bool = False) -> tuple[Any, int | None]:
+    """The cost profile of any model a command takes, an exported ``.onnx`` file included.
+
+    Returns the :class:`~edgeopt.analysis.ModelProfile` and, for an ``.onnx`` file, its size.
+    """
+    size = parse_input_size(input_size) if input_size else None
+    if model.lower().endswith(".onnx"):
+        if model_arg or weights:
+            raise EdgeoptError("-a/--weights do not apply to an .onnx file", hint="the file already holds its weights")
+        from edgeopt.devices import onnx_profile
+
+        return onnx_profile(model, size), Path(model).stat().st_size
+    if model.lower().endswith(".pte"):
+        raise EdgeoptError(f"{model!r} is an ExecuTorch program, whose graph edgeopt cannot read back",
+                           hint="profile the model or .onnx file it was exported from")
+    from edgeopt.analysis import profile
+
+    opened = open_source(model, model_arg=model_arg, weights=weights, trust_code=trust_code, input_size=input_size)
+    return profile(opened.model, input_size=opened.input_size or DEFAULT_INPUT_SIZE), None

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from edgeopt.cli.common import console, parse_input_size, parse_model_args, print_json
+from edgeopt.cli.common import TRUST_OPTION, console, print_json, profile_source
 from edgeopt.errors import EdgeoptError
 
 
@@ -54,6 +54,7 @@ def fit(
     model_arg: list[str] = typer.Option(
         None, "--model-arg", "-a", help="Model option KEY=VALUE (repeatable)."),
     weights: Path = typer.Option(None, "--weights", "-w", help="State dict (.pt/.safetensors) to load."),
+    trust_code: bool = TRUST_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """Check whether a model fits a device (storage, RAM, latency budget) and estimate its
@@ -66,7 +67,8 @@ def fit(
 
     target = get_device(device, device_file or ())
     peak_ops_per_second(target, precision)  # an unsupported precision fails before profiling
-    cost, artifact_bytes = _profile_source(model, input_size, model_arg, weights)
+    cost, artifact_bytes = profile_source(model, input_size=input_size, model_arg=model_arg, weights=weights,
+                                          trust_code=trust_code)
     report = check_fit(cost, target, precision, latency_budget_ms, weights_bytes=artifact_bytes)
     latency = report.latency or estimate_latency(cost, target, precision)
     energy = estimate_energy(cost, target, precision)
@@ -76,26 +78,6 @@ def fit(
                     "latency": latency.to_dict(), "energy": energy.to_dict()})
         return
     _print_report(report, latency, energy)
-
-
-def _profile_source(model: str, input_size: str | None, model_arg: list[str] | None,
-                    weights: Path | None) -> tuple[Any, int | None]:
-    """Profile the model (or cost the .onnx graph); return it and the artifact size if any."""
-    size = parse_input_size(input_size) if input_size else None
-    if model.lower().endswith(".onnx"):
-        if model_arg or weights:
-            raise EdgeoptError("-a/--weights do not apply to an .onnx artifact",
-                               hint="the artifact already holds its weights")
-        from edgeopt.devices import onnx_profile
-
-        return onnx_profile(model, size), Path(model).stat().st_size
-    from edgeopt.analysis import profile
-    from edgeopt.models.loading import load_model_with_metadata
-
-    net, metadata = load_model_with_metadata(model, weights=weights, **parse_model_args(model_arg))
-    # A checkpoint remembers the input size it was trained at; otherwise ImageNet's 3×224×224.
-    size = size or tuple(metadata.get("input_size", (1, 3, 224, 224)))
-    return profile(net, input_size=size), None
 
 
 def _print_report(report: Any, latency: Any, energy: Any) -> None:

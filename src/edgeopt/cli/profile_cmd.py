@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
-from edgeopt.cli.common import console, parse_input_size, parse_model_args, print_json
+from edgeopt.cli.common import (
+    INPUT_SIZE_OPTION, MODEL_ARG_OPTION, MODEL_HELP, TRUST_OPTION, WEIGHTS_OPTION, console, print_json, profile_source,
+)
 from edgeopt.errors import EdgeoptError
 
 # The paper's worked example (Howard et al. 2017, section 3.1 / Table 3): a 14×14×512 map,
@@ -15,16 +17,11 @@ PAPER_LAYER = "512,512,3,14"
 
 
 def profile(
-    model: str = typer.Argument(
-        None, help="Registry name, package.module:factory, a .pt2 program or an edgeopt checkpoint."
-    ),
-    input_size: str = typer.Option(
-        None, "--input-size", "-i", help="C,H,W (or N,C,H,W). Default: the checkpoint's, else 3,224,224."
-    ),
-    model_arg: list[str] = typer.Option(
-        None, "--model-arg", "-a", help="Model option KEY=VALUE (repeatable), e.g. -a width_mult=0.5."
-    ),
-    weights: Path = typer.Option(None, "--weights", "-w", help="State dict (.pt/.safetensors) to load."),
+    model: str = typer.Argument(None, help=MODEL_HELP + " Or an exported .onnx file."),
+    input_size: str = INPUT_SIZE_OPTION,
+    model_arg: list[str] = MODEL_ARG_OPTION,
+    weights: Path = WEIGHTS_OPTION,
+    trust_code: bool = TRUST_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables."),
     max_rows: int = typer.Option(60, "--max-rows", help="Rows of the per-layer table to show (0: all)."),
     compare_conv: bool = typer.Option(
@@ -45,13 +42,10 @@ def profile(
         return
     if model is None:
         raise EdgeoptError("missing MODEL", hint="e.g. edgeopt profile mobilenet_v1, or --compare-conv")
-    from edgeopt.analysis import format_profile_table, profile as run_profile
-    from edgeopt.models.loading import load_model_with_metadata
+    from edgeopt.analysis import format_profile_table
 
-    net, metadata = load_model_with_metadata(model, weights=weights, **parse_model_args(model_arg))
-    # A checkpoint remembers the input size it was trained at; otherwise ImageNet's 3×224×224.
-    size = parse_input_size(input_size) if input_size else tuple(metadata.get("input_size", (1, 3, 224, 224)))
-    result = run_profile(net, input_size=size)
+    result, _ = profile_source(model, input_size=input_size, model_arg=model_arg, weights=weights,
+                               trust_code=trust_code)
     if as_json:
         print_json({"model": model, **result.to_dict()})
     else:

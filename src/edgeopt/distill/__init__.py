@@ -32,6 +32,7 @@ _EXPORTS: dict[str, str] = {
     "HintAdapter": "edgeopt.distill.features",
     "FrozenTeacher": "edgeopt.distill.teacher",
     "ContentCache": "edgeopt.distill.cache",
+    "Distill": "edgeopt.distill.transform",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -44,3 +45,4 @@ if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
     from edgeopt.distill.losses import distillation_loss, soft_target_loss
     from edgeopt.distill.teacher import FrozenTeacher
     from edgeopt.distill.trainer import DistillResult, distill
+    from edgeopt.distill.transform import Distill

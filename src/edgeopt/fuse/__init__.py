@@ -28,9 +28,7 @@ _EXPORTS: dict[str, str] = {
     "Fusion": "edgeopt.fuse.report",
     "Skipped": "edgeopt.fuse.report",
     "folded_layer": "edgeopt.fuse.fold",
-    "save_fused_checkpoint": "edgeopt.fuse.checkpoint",
-    "load_fused_checkpoint": "edgeopt.fuse.checkpoint",
-    "is_fused_checkpoint": "edgeopt.fuse.checkpoint",
+    "Fuse": "edgeopt.fuse.transform",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -38,7 +36,7 @@ __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
-    from edgeopt.fuse.checkpoint import is_fused_checkpoint, load_fused_checkpoint, save_fused_checkpoint
     from edgeopt.fuse.fold import folded_layer
     from edgeopt.fuse.fuser import PATTERNS, fuse, fuse_with_report
     from edgeopt.fuse.report import Fusion, FusionReport, Skipped
+    from edgeopt.fuse.transform import Fuse

@@ -2,10 +2,11 @@
 
 from edgeopt.models import catalog as _catalog  # noqa: F401  (registers the built-in models)
 from edgeopt.models.blocks import ConvBNReLU, DepthwiseSeparableConv, make_divisible
-from edgeopt.models.loading import load_model, load_weights, read_state_dict
 from edgeopt.models.mobilenet_v1 import ConvMobileNet, MobileNetV1
 from edgeopt.models.mobilenet_v2 import InvertedResidual, MobileNetV2
 from edgeopt.models.registry import create_model, list_models, model_entries, register_model
+from edgeopt.models.root import ModelRoot
+from edgeopt.models.weights import load_weights, read_state_dict
 from edgeopt.models.simple_cnn import SimpleCNN
 
 __all__ = [
@@ -15,10 +16,10 @@ __all__ = [
     "InvertedResidual",
     "MobileNetV1",
     "MobileNetV2",
+    "ModelRoot",
     "SimpleCNN",
     "create_model",
     "list_models",
-    "load_model",
     "load_weights",
     "make_divisible",
     "model_entries",

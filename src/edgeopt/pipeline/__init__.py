@@ -1,10 +1,12 @@
 """Recipes and the resumable pipeline: ``edgeopt run RECIPE -o RUN_DIR``.
 
-A YAML recipe names a model, data, an optional target device and an ordered list of steps
-(``fuse``, ``prune.magnitude``, ``prune.structured``, ``distill``, ``quantize.ptq``,
-``quantize.qat``, ``export``, ``bench``, ``train``). :func:`run_recipe` runs them, evaluates and
-checkpoints every candidate, writes ``results.json`` after each step, and can resume. The
-format is described in ``docs/recipes.md``.
+A YAML recipe names a model, data, an optional target device and an ordered list of steps; each
+step is a transform (:mod:`edgeopt.transform`: ``train``, ``prune.structured``,
+``prune.magnitude``, ``distill``, ``fuse``, ``quantize.ptq``, ``quantize.qat``,
+``quantize.dynamic``, ``export``, ``bench``, or one you register) plus where its model comes
+from. :func:`run_recipe` runs them, evaluates and checkpoints every candidate (with its lineage,
+so each step's ``model.pt`` reloads anywhere), writes ``results.json`` after each step, and can
+resume. The format is described in ``docs/recipes.md``.
 
 Names are imported lazily (PEP 562).
 
@@ -23,20 +25,15 @@ from edgeopt.utils.lazy import lazy_exports
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "Candidate": "edgeopt.pipeline.candidate",
-    "StepContext": "edgeopt.pipeline.context",
-    "StepOutput": "edgeopt.pipeline.context",
     "Recipe": "edgeopt.pipeline.recipe",
+    "RecipeStep": "edgeopt.pipeline.step",
     "load_recipe": "edgeopt.pipeline.recipe",
     "parse_recipe": "edgeopt.pipeline.recipe",
-    "StepConfig": "edgeopt.pipeline.registry",
-    "register_step": "edgeopt.pipeline.registry",
-    "get_step_class": "edgeopt.pipeline.registry",
-    "step_types": "edgeopt.pipeline.registry",
     "ModelSource": "edgeopt.pipeline.sources",
     "DataSource": "edgeopt.pipeline.sources",
     "run_recipe": "edgeopt.pipeline.runner",
-    "load_step_model": "edgeopt.pipeline.models_store",
     "RunDir": "edgeopt.pipeline.rundir",
+    "load_step_model": "edgeopt.pipeline.rundir",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -45,10 +42,8 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
     from edgeopt.pipeline.candidate import Candidate
-    from edgeopt.pipeline.context import StepContext, StepOutput
-    from edgeopt.pipeline.models_store import load_step_model
     from edgeopt.pipeline.recipe import Recipe, load_recipe, parse_recipe
-    from edgeopt.pipeline.registry import StepConfig, get_step_class, register_step, step_types
-    from edgeopt.pipeline.rundir import RunDir
+    from edgeopt.pipeline.rundir import RunDir, load_step_model
     from edgeopt.pipeline.runner import run_recipe
     from edgeopt.pipeline.sources import DataSource, ModelSource
+    from edgeopt.pipeline.step import RecipeStep

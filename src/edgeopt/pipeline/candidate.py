@@ -4,9 +4,9 @@ A step takes a Candidate and returns a new one (``evolve``); nothing changes a C
 and step handlers train a deep copy of the model (``copy_model``), never the input's own.
 
 Example:
-    >>> base = Candidate(name="baseline", technique="baseline", model=net)
+    >>> base = Candidate(name="baseline", technique="baseline", model=net, lineage=lineage)
     >>> pruned = base.evolve(name="prune", technique="prune.structured", model=small,
-    ...                      parent="baseline", lineage=(*base.lineage, {"step": "prune.structured"}))
+    ...                      parent="baseline", lineage=lineage.then(StructuredPrune(ratio=0.5), result))
     >>> base.model is net
     True
 """
@@ -20,7 +20,9 @@ from typing import Any
 
 from torch import nn
 
+from edgeopt.artifact import Artifact
 from edgeopt.errors import EdgeoptError
+from edgeopt.lineage import Lineage
 
 
 @dataclass(frozen=True)
@@ -31,12 +33,11 @@ class Candidate:
         name: Unique within a run (``baseline``, or the step's name).
         technique: The step type that made it (``baseline``, ``prune.structured``, ...).
         model: The eager model; ``None`` until loaded from its checkpoint (after a resume).
-        lineage: The steps applied from the root model on, each ``{"step", "name", "config"}``.
+        lineage: The root model and the transforms applied to it (what rebuilds the model).
         parent: The candidate it was made from (None for a root: the baseline, a teacher).
         step_index: Index of the step that made it (0 for the baseline).
-        model_info: How to build the root architecture: ``{"name": source, "kwargs": {...}}``.
         metrics: Figures of the model (see :class:`edgeopt.report.Metrics`).
-        artifacts: Exported files (``ArtifactResult`` dicts, paths relative to the run dir).
+        artifacts: Exported files, paths relative to the run dir, with their measurements.
         checkpoint: Its checkpoint, relative to the run dir.
         details: What the step reported (history, fusion report, quantization result...).
     """
@@ -44,12 +45,11 @@ class Candidate:
     name: str
     technique: str
     model: nn.Module | None = None
-    lineage: tuple[dict[str, Any], ...] = ()
+    lineage: Lineage | None = None
     parent: str | None = None
     step_index: int = 0
-    model_info: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
-    artifacts: tuple[dict[str, Any], ...] = ()
+    artifacts: tuple[Artifact, ...] = ()
     checkpoint: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -72,22 +72,16 @@ class Candidate:
         """True when its shipped artifact is int8 (its eager model is the float one it came from)."""
         return self.technique.startswith("quantize")
 
-    def with_artifact(self, artifact: dict[str, Any]) -> Candidate:
-        """A copy with ``artifact`` added (one with the same path is replaced)."""
-        kept = tuple(a for a in self.artifacts if a.get("path") != artifact.get("path"))
-        return self.evolve(artifacts=(*kept, artifact))
-
     def to_record(self) -> dict[str, Any]:
         """The ``CandidateResult`` dict for results.json, plus what a resume needs to restore it."""
         return {
             "name": self.name,
             "technique": self.technique,
-            "lineage": [dict(step) for step in self.lineage],
-            "model": dict(self.model_info),
+            "lineage": None if self.lineage is None else self.lineage.model_dump(mode="json"),
             "checkpoint": self.checkpoint,
             "metrics": dict(self.metrics),
             "profile": self.details.get("profile"),
-            "artifacts": [dict(a) for a in self.artifacts],
+            "artifacts": [a.to_dict() for a in self.artifacts],
             "parent": self.parent,
             "step_index": self.step_index,
             "details": {k: v for k, v in self.details.items() if k != "profile"},
@@ -99,15 +93,15 @@ class Candidate:
         details = dict(record.get("details") or {})
         if record.get("profile") is not None:
             details["profile"] = record["profile"]
+        lineage = record.get("lineage")
         return cls(
             name=record["name"],
             technique=record["technique"],
-            lineage=tuple(record.get("lineage") or ()),
+            lineage=Lineage.model_validate(lineage) if isinstance(lineage, dict) else None,
             parent=record.get("parent"),
             step_index=int(record.get("step_index", 0)),
-            model_info=dict(record.get("model") or {}),
             metrics=dict(record.get("metrics") or {}),
-            artifacts=tuple(record.get("artifacts") or ()),
+            artifacts=tuple(Artifact.model_validate(a) for a in record.get("artifacts") or ()),
             checkpoint=record.get("checkpoint"),
             details=details,
         )

@@ -40,8 +40,8 @@ def step_finished(console: Console, cand: Candidate, seconds: float, notes: Any 
     if "params" in m:
         parts.append(f"{format_count(m['params'])} params, {format_count(m['macs'])} MACs")
     if cand.artifacts:
-        smallest = min(cand.artifacts, key=lambda a: a["size_bytes"])
-        parts.append(f"{smallest['path']} {format_bytes(smallest['size_bytes'])}")
+        smallest = min(cand.artifacts, key=lambda a: a.size_bytes)
+        parts.append(f"{smallest.path} {format_bytes(smallest.size_bytes)}")
     console.print(" · ".join(parts) + f" [dim]({seconds:.1f} s)[/]")
     for note in notes:
         console.print(f"  {note}", highlight=False)

@@ -13,16 +13,16 @@ Example:
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SerializeAsAny, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_serializer, field_validator, model_validator
 
 from edgeopt.errors import EdgeoptError, suggest
-from edgeopt.pipeline.registry import StepConfig, get_step_class
 from edgeopt.pipeline.sources import DataSource, ModelSource
+from edgeopt.pipeline.step import RecipeStep, StepError, parse_step
+from edgeopt.utils.validation import describe_error, field_loc, first_error
 from edgeopt.pipeline.yaml_lines import Path as KeyPath
 from edgeopt.pipeline.yaml_lines import line_of, load_yaml_with_lines
 from edgeopt.train import TrainConfig
@@ -31,7 +31,7 @@ BASELINE = "baseline"
 
 
 class Recipe(BaseModel):
-    """A validated recipe. ``steps`` hold the registered step classes (``FuseStep``, ...)."""
+    """A validated recipe: the model, the data, the target and the ordered :class:`RecipeStep` s."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -42,7 +42,7 @@ class Recipe(BaseModel):
     train: TrainConfig | None = None
     data: DataSource
     target: str | None = None
-    steps: list[SerializeAsAny[StepConfig]] = []
+    steps: list[RecipeStep] = []
 
     @field_validator("steps", mode="before")
     @classmethod
@@ -61,9 +61,16 @@ class Recipe(BaseModel):
             raise ValueError(problems[0][2])
         return self
 
+    @field_serializer("steps")
+    def _flat_steps(self, steps: list[RecipeStep]) -> list[dict[str, Any]]:
+        return [step.dump() for step in steps]
+
     def resolved(self, base_dir: Path) -> Recipe:
         """A copy whose relative paths are absolute against ``base_dir`` (the recipe's folder)."""
-        return self.model_copy(update={"model": self.model.resolved(base_dir), "data": self.data.resolved(base_dir)})
+        steps = [step.model_copy(update={"model": step.model.resolved(base_dir)}) if step.model else step
+                 for step in self.steps]
+        return self.model_copy(update={"model": self.model.resolved(base_dir), "data": self.data.resolved(base_dir),
+                                       "steps": steps})
 
     def header(self) -> dict[str, Any]:
         """What the baseline depends on (model, training, data): a change here changes every step."""
@@ -108,37 +115,7 @@ def parse_recipe(text: str, source: str = "<recipe>") -> Recipe:
         raise _error(source, lines, path, describe_error(err, Recipe, path)) from None
 
 
-class StepError(EdgeoptError):
-    """An invalid step; ``loc`` is where in the step mapping (``("ratio",)``), for the line."""
-
-    def __init__(self, message: str, hint: str | None = None, loc: tuple[Any, ...] = ()) -> None:
-        super().__init__(message, hint)
-        self.loc = loc
-
-
-def parse_step(item: Mapping[str, Any], number: int) -> StepConfig:
-    """Validate one step mapping with the class registered for its ``type``.
-
-    Raises:
-        StepError: missing or unknown type, or invalid options (naming step ``number``).
-    """
-    step_type = item.get("type")
-    if not isinstance(step_type, str):
-        raise StepError(f"step {number} has no 'type'", hint="e.g. '- type: fuse'")
-    try:
-        cls = get_step_class(step_type)
-    except EdgeoptError as exc:
-        raise StepError(f"step {number}: {exc.message}", hint=exc.hint, loc=("type",)) from None
-    try:
-        return cls.model_validate(dict(item))
-    except ValidationError as exc:
-        err = first_error(exc)
-        loc = field_loc(tuple(err["loc"]))
-        sep = ", " if loc else ": "
-        raise StepError(f"step {number} ({step_type}){sep}{describe_error(err, cls, loc)}", loc=loc) from None
-
-
-def with_default_names(steps: list[StepConfig]) -> list[StepConfig]:
+def with_default_names(steps: list[RecipeStep]) -> list[RecipeStep]:
     """Steps with ``name`` filled: the type, then ``type-2``, ``type-3`` for repeats."""
     counts: dict[str, int] = {}
     named = []
@@ -151,7 +128,7 @@ def with_default_names(steps: list[StepConfig]) -> list[StepConfig]:
     return named
 
 
-def reference_problems(steps: list[StepConfig]) -> list[tuple[int, str, str]]:
+def reference_problems(steps: list[RecipeStep]) -> list[tuple[int, str, str]]:
     """``(step number, field, message)`` for duplicate names and names of unknown candidates."""
     problems: list[tuple[int, str, str]] = []
     known = [BASELINE]
@@ -171,35 +148,7 @@ def reference_problems(steps: list[StepConfig]) -> list[tuple[int, str, str]]:
     return problems
 
 
-def first_error(exc: ValidationError) -> Any:
-    """The error to report: an unknown key first (a misspelt key also makes a field missing)."""
-    errors = exc.errors()
-    return next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-
-
-def describe_error(err: Mapping[str, Any], model: type[BaseModel], loc: tuple[Any, ...]) -> str:
-    """One pydantic error as ``field 'x.y': what is wrong``, with close names for unknown keys."""
-    loc = field_loc(loc)
-    field = ".".join(str(part) for part in loc)
-    if err["type"] == "extra_forbidden":
-        known = _field_names(model, loc[:-1])
-        hint = suggest(str(loc[-1]), known) or (f"known keys: {', '.join(known)}" if known else None)
-        return f"unknown key {field!r}" + (f" ({hint})" if hint else "")
-    if err["type"] == "missing":
-        return f"missing required field {field!r}"
-    message = str(err["msg"]).removeprefix("Value error, ")
-    got = err.get("input")
-    shown = f" (got {got!r})" if field and not isinstance(got, (dict, list)) else ""
-    where = f"field {field!r}: " if field else ""
-    return f"{where}{message[0].lower()}{message[1:]}{shown}"
-
-
-def field_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    """``loc`` without pydantic's union-member tags (``literal['all','current']``, ``list[str]``)."""
-    return tuple(part for part in loc if isinstance(part, int) or not any(c in str(part) for c in "[(-"))
-
-
-def _parse_yaml_step(item: Any, index: int, source: str, lines: dict[KeyPath, int]) -> StepConfig:
+def _parse_yaml_step(item: Any, index: int, source: str, lines: dict[KeyPath, int]) -> RecipeStep:
     path: KeyPath = ("steps", index)
     if not isinstance(item, Mapping):
         raise _error(source, lines, path, f"step {index + 1} is not a mapping (got {item!r})",
@@ -208,26 +157,6 @@ def _parse_yaml_step(item: Any, index: int, source: str, lines: dict[KeyPath, in
         return parse_step(item, index + 1)
     except StepError as exc:
         raise _error(source, lines, (*path, *exc.loc), exc.message, hint=exc.hint) from None
-
-
-def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names of the (nested) pydantic model at ``loc`` (empty if it cannot be followed)."""
-    current: Any = model
-    for part in loc:
-        fields = getattr(current, "model_fields", None)
-        if not fields or part not in fields:
-            return []
-        current = _model_in(fields[part].annotation)
-    return list(getattr(current, "model_fields", {}))
-
-
-def _model_in(annotation: Any) -> Any:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg
-    return None
 
 
 def _error(source: str, lines: dict[KeyPath, int], path: KeyPath, message: str,

@@ -27,10 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from torch import nn
 
-from edgeopt.errors import EdgeoptError
+from edgeopt.errors import EdgeoptError, suggest
+from edgeopt.models.root import Trust
 from edgeopt.pipeline.hashing import config_diff, config_hash
 from edgeopt.pipeline.recipe import Recipe
+from edgeopt.pipeline.step import RecipeStep
 from edgeopt.utils import atomic_path, write_json_atomic
 
 RECIPE_FILE = "recipe.yaml"
@@ -142,12 +145,12 @@ class RunDir:
         shutil.rmtree(self.root)
 
 
-def step_config(step: Any) -> dict[str, Any]:
-    """A step's options as plain JSON data."""
-    return step.model_dump(mode="json")
+def step_config(step: RecipeStep) -> dict[str, Any]:
+    """A step's options as plain JSON data (the flat mapping of the recipe file)."""
+    return step.dump()
 
 
-def step_hash(step: Any) -> str:
+def step_hash(step: RecipeStep) -> str:
     """Fingerprint of a step's options."""
     return config_hash(step_config(step))
 
@@ -166,3 +169,22 @@ def _check_same(record: dict[str, Any], step_type: str, config: dict[str, Any], 
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def load_step_model(run_dir: str | Path, name: str, *, trust_code: Trust = False) -> nn.Module:
+    """The model of candidate ``name`` of a run, from its checkpoint (rebuilt from its lineage).
+
+    Example:
+        >>> load_step_model("runs/demo", "distill")
+    """
+    from edgeopt.checkpoint import load_checkpoint
+    from edgeopt.report import load_results
+
+    results = load_results(run_dir)
+    found = {c.name: c for c in results.candidates}
+    if name not in found:
+        raise EdgeoptError(f"no candidate {name!r} in {str(run_dir)!r}",
+                           hint=suggest(name, found) or f"candidates: {', '.join(found)}")
+    if not found[name].checkpoint:
+        raise EdgeoptError(f"candidate {name!r} has no checkpoint")
+    return load_checkpoint(Path(run_dir) / str(found[name].checkpoint), trust_code=trust_code).model

@@ -22,21 +22,27 @@ import torch
 from rich.console import Console
 from torch import nn
 
+from edgeopt.checkpoint import load_checkpoint, save_checkpoint
 from edgeopt.errors import EdgeoptError
+from edgeopt.models.root import Trust
 from edgeopt.pipeline import display
 from edgeopt.pipeline.candidate import Candidate
-from edgeopt.pipeline.context import StepContext, StepOutput
 from edgeopt.pipeline.evaluate import model_metrics
-from edgeopt.pipeline.models_store import ModelCache, restore_model, save_step_checkpoint
+from edgeopt.pipeline.outcome import Outcome, run_step
 from edgeopt.pipeline.recipe import BASELINE, Recipe, load_recipe
-from edgeopt.pipeline.registry import StepConfig
 from edgeopt.pipeline.rundir import RunDir, step_config, step_hash
+from edgeopt.pipeline.sources import ModelSource
+from edgeopt.pipeline.step import RecipeStep
+from edgeopt.train import seed_everything
+from edgeopt.train.transform import Train
+from edgeopt.transform import Inputs, Transform
 
 CHECKPOINT_FILE = "model.pt"
 
 
 def run_recipe(recipe: Recipe | str | Path, run_dir: str | Path, *, resume: bool = False,
-               force: bool = False, console: Console | None = None, report: bool = True) -> Any:
+               force: bool = False, console: Console | None = None, report: bool = True,
+               trust_code: bool = False) -> Any:
     """Run ``recipe`` into ``run_dir`` and return the :class:`~edgeopt.report.RunResults`.
 
     Args:
@@ -46,6 +52,8 @@ def run_recipe(recipe: Recipe | str | Path, run_dir: str | Path, *, resume: bool
         force: Replace an earlier run in ``run_dir``.
         console: Where progress goes (default: a new rich console on stdout).
         report: Write ``report.html`` at the end.
+        trust_code: Allow model files whose root is a ``module:factory`` the recipe does not
+            name to import it (factories the recipe names are trusted: the user named them).
 
     Raises:
         EdgeoptError: Bad recipe or input, an existing run dir without resume/force, a resume
@@ -53,19 +61,25 @@ def run_recipe(recipe: Recipe | str | Path, run_dir: str | Path, *, resume: bool
     """
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
-    run = _Run(recipe, RunDir(run_dir), console or Console())
+    run = _Run(recipe, RunDir(run_dir), console or Console(), True if trust_code else named_code(recipe))
     return run.execute(resume=resume, force=force, report=report)
+
+
+def named_code(recipe: Recipe) -> set[str]:
+    """The ``module:factory`` sources the recipe names: the user asked for that code to run."""
+    sources = [recipe.model, *(step.model for step in recipe.steps if step.model is not None)]
+    return {s.source for s in sources if not s.is_file()}
 
 
 class _Run:
     """One execution of a recipe: the candidates so far and the step being run."""
 
-    def __init__(self, recipe: Recipe, run_dir: RunDir, console: Console) -> None:
-        self.recipe, self.dir, self.console = recipe, run_dir, console
+    def __init__(self, recipe: Recipe, run_dir: RunDir, console: Console, trust: Trust) -> None:
+        self.recipe, self.dir, self.console, self.trust = recipe, run_dir, console, trust
         self.candidates: dict[str, Candidate] = {}
+        self.models: dict[str, nn.Module] = {}
         self.current = BASELINE
         self.seconds: dict[int, float] = {}
-        self.cache = ModelCache(self._restore)
         self.started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
     def execute(self, *, resume: bool, force: bool, report: bool) -> Any:
@@ -109,47 +123,55 @@ class _Run:
 
     def _baseline(self) -> None:
         started = time.perf_counter()
-        source, step_dir = self.recipe.model, self.dir.begin_step(0, BASELINE)
+        step_dir = self.dir.begin_step(0, BASELINE)
         display.step_started(self.console, 0, len(self.recipe.steps), BASELINE, BASELINE)
-        details: dict[str, Any] = {}
-        if self.recipe.train is not None:
-            from edgeopt.baseline import train_baseline
+        train = None if self.recipe.train is None else Train(train=self.recipe.train)
+        cand = self._new_model(self.recipe.model, BASELINE, train)
+        outcome = Outcome(cand)
+        if train is not None:
+            outcome = run_step(RecipeStep(transform=train, name=BASELINE), 0, cand, cand.model, {},
+                               self._inputs(step_dir, BASELINE), self.dir.root)
+            outcome.candidate = outcome.candidate.evolve(technique=BASELINE, parent=None)
+        elif not (self.recipe.model.is_file() or self.recipe.model.weights):
+            self.console.print("[yellow]note:[/] the model has fresh random weights (no train:, no "
+                               "weights:); its accuracy will be chance level")
+        self._record(0, BASELINE, self.recipe.header(), step_dir, outcome, started, makes_candidate=True)
 
-            trained = train_baseline(source.source, self.data, step_dir, config=self.recipe.train,
-                                     model_kwargs=source.kwargs)
-            model, kwargs = trained.model, trained.model_kwargs
-            details["train"] = trained.train.to_dict()
-        else:
-            model, kwargs = source.build(self.data)
-            if not (source.is_file() or source.weights):
-                self.console.print("[yellow]note:[/] the model has fresh random weights (no train:, no "
-                                   "weights:); its accuracy will be chance level")
-        config = {"source": source.model_dump(mode="json"),
-                  "train": self.recipe.train.model_dump(mode="json") if self.recipe.train else None}
-        cand = Candidate(name=BASELINE, technique=BASELINE, model=model, model_info=source.info(kwargs),
-                         lineage=({"step": BASELINE, "name": BASELINE, "config": config},))
-        metrics = {"best_val_accuracy": details["train"]["best_val_acc"]} if details else {}
-        out = StepOutput(cand, details=details, metrics=metrics)
-        self._record(0, BASELINE, self.recipe.header(), step_dir, out, started, makes_candidate=True)
-
-    def _step(self, index: int, step: StepConfig) -> None:
+    def _step(self, index: int, step: RecipeStep) -> None:
         started = time.perf_counter()
         assert step.name is not None
         display.step_started(self.console, index, len(self.recipe.steps), step.type, step.name)
         step_dir = self.dir.begin_step(index, step.type)
-        source = self.candidates[step.input or self.current]
-        ctx = StepContext(index=index, name=step.name, step=step, step_dir=step_dir, run_dir=self.dir.root,
-                          data=self.data, example_input=self.example_input, input=source,
-                          candidates=dict(self.candidates), load_model=self._model_of)
-        with display.working(self.console, f"{step.type} …", enabled=not step.trains):
-            out = step.run(ctx)
-        if step.makes_candidate and out.candidate.name in self.candidates:
-            raise EdgeoptError(f"step {index} ({step.type}) made a candidate named {out.candidate.name!r}, "
+        if step.model is not None:
+            source = self._new_model(step.model, step.name, step.transform)
+        else:
+            source = self.candidates[step.input or self.current]
+        model = source.model if source.model is not None else None
+        if model is None and not step.transform.measures:
+            model = self._model_of(source)
+        with display.working(self.console, f"{step.type} …", enabled=not step.transform.trains):
+            outcome = run_step(step, index, source, model, self.candidates, self._inputs(step_dir, step.name),
+                               self.dir.root)
+        if step.model is not None:  # a new model of its own, not made from a candidate
+            outcome.candidate = outcome.candidate.evolve(parent=None)
+        if step.makes_candidate and outcome.candidate.name in self.candidates:
+            raise EdgeoptError(f"step {index} ({step.type}) made a candidate named {outcome.candidate.name!r}, "
                                "which exists already", hint="give the step a unique name:")
-        self._record(index, step.type, step_config(step), step_dir, out, started,
+        self._record(index, step.type, step_config(step), step_dir, outcome, started,
                      makes_candidate=step.makes_candidate, digest=step_hash(step))
 
-    def _record(self, index: int, step_type: str, config: dict[str, Any], step_dir: Path, out: StepOutput,
+    def _new_model(self, source: ModelSource, name: str, transform: Transform | None) -> Candidate:
+        """A candidate for a model the recipe names (the baseline, a step's ``model:``)."""
+        # The initial weights follow the training seed, so a run is repeatable.
+        seed_everything(getattr(getattr(transform, "train", None), "seed", 0))
+        opened = source.open(self.data, trust_code=self.trust)
+        return Candidate(name=name, technique=BASELINE, model=opened.model, lineage=opened.lineage)
+
+    def _inputs(self, step_dir: Path, name: str) -> Inputs:
+        return Inputs(example=self.example_input, data=self.data, out_dir=step_dir, name=name,
+                      resolve=self._resolve)
+
+    def _record(self, index: int, step_type: str, config: dict[str, Any], step_dir: Path, out: Outcome,
                 started: float, *, makes_candidate: bool, digest: str | None = None) -> None:
         from edgeopt.pipeline.hashing import config_hash
 
@@ -164,35 +186,47 @@ class _Run:
         self._save_results()
         display.step_finished(self.console, cand, seconds, notes=out.details.get("notes", ()))
 
-    def _evaluated(self, out: StepOutput, step_dir: Path) -> Candidate:
+    def _evaluated(self, out: Outcome, step_dir: Path) -> Candidate:
         cand = out.candidate
-        assert cand.model is not None, "a step that makes a candidate must return its model"
+        assert cand.model is not None, "a step that makes a candidate must have its model"
         metrics, profile = model_metrics(cand.model, self.data, self.example_input)
-        path = save_step_checkpoint(step_dir / CHECKPOINT_FILE, cand, {
+        path = save_checkpoint(step_dir / CHECKPOINT_FILE, cand.model, cand.lineage, metadata={
             "pipeline_step": cand.step_index, "candidate": cand.name, "dataset": self.data.name,
-            "input_size": list(self.example_input.shape), "test_accuracy": metrics["test_accuracy"]})
+            "test_accuracy": metrics["test_accuracy"]}, input_size=tuple(self.example_input.shape))
         metrics.update(checkpoint_bytes=path.stat().st_size, **out.metrics)
         details = {**cand.details, **out.details, "profile": profile}
         return cand.evolve(metrics=metrics, details=details, checkpoint=str(path.relative_to(self.dir.root)))
 
-    def _adopt(self, record: dict[str, Any], cand: Candidate | None = None, extra: list[Candidate] = ()) -> None:
+    def _adopt(self, record: dict[str, Any], cand: Candidate | None = None, extra: list[Candidate] | None = None) -> None:
         """Make a finished step's candidates current (from memory, or from its record on resume)."""
         main = cand or Candidate.from_record(record["candidate"])
-        others = list(extra) or [Candidate.from_record(r) for r in record.get("updated", [])]
+        others = list(extra or ()) or [Candidate.from_record(r) for r in record.get("updated", [])]
         for item in [main, *others]:
             self.candidates[item.name] = item
-            self.cache.put(item)
+            if item.model is not None:
+                self.models[item.name] = item.model
         if record.get("makes_candidate", True):  # export and bench annotate; the next step goes on
             self.current = main.name
         self.seconds[record["index"]] = float(record.get("seconds", 0.0))
 
     # --- models -----------------------------------------------------------------------------
 
-    def _model_of(self, name: str) -> nn.Module:
-        return self.cache.get(self.candidates[name])
+    def _model_of(self, cand: Candidate) -> nn.Module:
+        """``cand``'s model, loaded from its checkpoint after a resume."""
+        if cand.name not in self.models:
+            if not cand.checkpoint:
+                raise EdgeoptError(f"candidate {cand.name!r} has no checkpoint to resume from",
+                                   hint="start the run afresh with --force")
+            self.models[cand.name] = load_checkpoint(self.dir.root / cand.checkpoint, trust_code=self.trust).model
+        return self.models[cand.name]
 
-    def _restore(self, cand: Candidate) -> nn.Module:
-        return restore_model(cand, self.candidates, self.recipe.steps, self.dir.root, self.example_input)
+    def _resolve(self, reference: str) -> nn.Module:
+        """A model a step names: a candidate, or a model file."""
+        if reference in self.candidates:
+            return self._model_of(self.candidates[reference])
+        from edgeopt.loading import load_model
+
+        return load_model(reference, trust_code=self.trust)
 
     def _step_name(self, index: int) -> str:
         return self.recipe.steps[index - 1].name or self.recipe.steps[index - 1].type
@@ -231,8 +265,8 @@ class _Run:
 
         final = self.candidates[self.current]
         precision = "int8" if final.is_quantized else "fp32"
-        files = [a["size_bytes"] for a in final.artifacts if a.get("precision", "fp32") == precision]
-        cost = profile(self._model_of(final.name), example_input=self.example_input)
+        files = [a.size_bytes for a in final.artifacts if a.precision == precision]
+        cost = profile(self._model_of(final), example_input=self.example_input)
         fit = check_fit(cost, device, precision, weights_bytes=min(files) if files else None).to_dict()
         chart = plot_resources(load_catalog(), self.dir.root / "plots" / "devices.png")
         return {"device_fit": {**fit, "candidate": final.name},

@@ -17,15 +17,15 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from torch import nn
 
 from edgeopt.data import DatasetSplits
 
-# Suffixes that make a model source a file (edgeopt.models.load_model reads these).
-MODEL_FILE_SUFFIXES = (".pt", ".pth", ".safetensors", ".pt2")
+if TYPE_CHECKING:
+    from edgeopt.checkpoint import Checkpoint
+    from edgeopt.models.root import Trust
 
 
 class ModelSource(BaseModel):
@@ -44,7 +44,9 @@ class ModelSource(BaseModel):
 
     def is_file(self) -> bool:
         """True when the source names a file (a checkpoint or ``.pt2``) rather than a factory."""
-        return self.source.endswith(MODEL_FILE_SUFFIXES) or "/" in self.source
+        from edgeopt.loading import is_model_file
+
+        return is_model_file(self.source)
 
     def resolved(self, base_dir: Path) -> ModelSource:
         """A copy whose relative file paths are made absolute against ``base_dir``."""
@@ -55,23 +57,16 @@ class ModelSource(BaseModel):
             update["weights"] = _absolute(self.weights, base_dir)
         return self.model_copy(update=update)
 
-    def build(self, data: DatasetSplits) -> tuple[nn.Module, dict[str, Any]]:
-        """Build/load the model; return it and the kwargs used (``num_classes``/``in_chans`` filled).
+    def open(self, data: DatasetSplits, trust_code: Trust = False) -> Checkpoint:
+        """The model with its lineage; ``num_classes``/``in_chans`` come from ``data``.
 
         Raises:
-            EdgeoptError: unknown source, missing file, weights or data that do not fit.
+            EdgeoptError: Unknown source, missing file, weights or data that do not fit.
         """
-        from edgeopt.baseline import infer_model_kwargs
-        from edgeopt.models import load_model
+        from edgeopt.loading import open_model
 
-        kwargs = {} if self.is_file() else infer_model_kwargs(self.source, data, self.kwargs)
-        if "in_chans" in kwargs or "num_classes" in kwargs:
-            data.check_model_input(kwargs.get("in_chans", data.in_chans), kwargs.get("num_classes"))
-        return load_model(self.source, weights=self.weights, **kwargs), kwargs
-
-    def info(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """The ``model`` entry of results.json: how to rebuild this model's architecture."""
-        return {"name": self.source, "kwargs": dict(kwargs)}
+        return open_model(self.source, kwargs=self.kwargs, weights=self.weights, data=data,
+                          trust_code=trust_code)
 
 
 class DataSource(BaseModel):

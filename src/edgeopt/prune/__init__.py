@@ -39,6 +39,9 @@ _EXPORTS: dict[str, str] = {
     "ChannelGroup": "edgeopt.prune.graph",
     "channel_importance": "edgeopt.prune.importance",
     "IMPORTANCE_CRITERIA": "edgeopt.prune.importance",
+    # the transforms (recipe steps, CLI options, lineage entries)
+    "StructuredPrune": "edgeopt.prune.transforms",
+    "MagnitudePrune": "edgeopt.prune.transforms",
 }
 
 __all__ = sorted([*_EXPORTS, "structured"])

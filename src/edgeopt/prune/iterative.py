@@ -40,6 +40,7 @@ def iterative_structured(
     scope: str = "uniform",
     round_to: int | None = None,
     exclude: Iterable[str] | None = None,
+    importance_data: Dataset | None = None,
 ) -> tuple[nn.Module, list[dict[str, Any]]]:
     """Prune ``ratio`` of the channels in ``rounds`` prune → fine-tune rounds (the shared ``fit``).
 
@@ -52,6 +53,7 @@ def iterative_structured(
         config: Fine-tuning hyper-parameters for each round.
         rounds: Number of prune → fine-tune rounds (>= 1).
         importance, scope, round_to, exclude: As in :func:`edgeopt.prune.structured`.
+        importance_data: What ``taylor`` scores channels on (default: ``train``).
 
     Returns:
         The pruned, fine-tuned model and one history row per round (ratio of the round, params,
@@ -67,7 +69,7 @@ def iterative_structured(
     for index in range(1, rounds + 1):
         current, report = structured_with_report(
             current, step, example_input, importance, scope=scope, round_to=round_to,
-            exclude=exclude, data=train)
+            exclude=exclude, data=train if importance_data is None else importance_data)
         recalibrate_batchnorm(current, train)  # stale BN statistics alone take accuracy to chance
         cost = profile(current, input_size=size)
         row: dict[str, Any] = {"round": index, "ratio": step, "params": cost.params, "macs": cost.macs,

@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 from torch import Tensor, nn
 
@@ -122,34 +122,40 @@ def shrink_batchnorm(bn: nn.modules.batchnorm._BatchNorm, keep: list[int]) -> nn
     return new
 
 
-def resize_like(model: nn.Module, state: Mapping[str, Tensor]) -> nn.Module:
-    """Shrink ``model``'s Conv2d/Linear/BatchNorm modules to the shapes in a pruned ``state``.
+def resize_like(model: nn.Module, shapes: Mapping[str, Sequence[int] | Tensor]) -> nn.Module:
+    """Shrink ``model``'s Conv2d/Linear/BatchNorm modules to pruned ``shapes`` (state-dict keys).
 
-    Lets a structurally pruned checkpoint be loaded into the architecture it came from: build
-    the original model, resize it, then load the weights. A depthwise conv stays depthwise.
+    The way back from a pruned model to its architecture: build the original model, resize it
+    to the recorded shapes (a state dict's tensors work too), then load the weights. Layers
+    whose shape is unchanged are left alone; a depthwise conv stays depthwise.
 
     Example:
-        >>> model = resize_like(create_model("mobilenet_v1", **kwargs), read_state_dict("pruned.pt"))
-        >>> model.load_state_dict(read_state_dict("pruned.pt"))
+        >>> model = resize_like(create_model("mobilenet_v1", **kwargs), {"features.0.0.weight": [8, 3, 3, 3]})
     """
     for name, module in list(model.named_modules()):
-        weight = state.get(f"{name}.weight" if name else "weight")
-        if isinstance(module, nn.Conv2d) and weight is not None and weight.shape != module.weight.shape:
+        weight = _shape(shapes, f"{name}.weight" if name else "weight")
+        if isinstance(module, nn.Conv2d) and weight is not None and weight != tuple(module.weight.shape):
             g, cin_g, cout_g = conv_layout(module)
-            groups = weight.shape[0] // cout_g if g > 1 and cin_g == 1 else g
-            new = _conv_like(module, weight.shape[1] * groups, weight.shape[0], groups)
-        elif isinstance(module, nn.Linear) and weight is not None and weight.shape != module.weight.shape:
-            new = shrink_linear(module, list(range(weight.shape[0])), list(range(weight.shape[1])))
+            groups = weight[0] // cout_g if g > 1 and cin_g == 1 else g
+            new = _conv_like(module, weight[1] * groups, weight[0], groups)
+        elif isinstance(module, nn.Linear) and weight is not None and weight != tuple(module.weight.shape):
+            new = shrink_linear(module, list(range(weight[0])), list(range(weight[1])))
         elif isinstance(module, nn.modules.batchnorm._BatchNorm):
-            stat = state.get(f"{name}.running_mean", weight)
-            if stat is None or stat.shape[0] == module.num_features:
+            stat = _shape(shapes, f"{name}.running_mean") or weight
+            if stat is None or stat[0] == module.num_features:
                 continue
-            new = shrink_batchnorm(module, list(range(stat.shape[0])))
+            new = shrink_batchnorm(module, list(range(stat[0])))
         else:
             continue
         if not name:
-            raise EdgeoptError("cannot resize a bare layer to a pruned state dict",
+            raise EdgeoptError("cannot resize a bare layer to pruned shapes",
                                hint="wrap it in a container module")
         _replace(model, name, new)
     return model
 
+
+def _shape(shapes: Mapping[str, Sequence[int] | Tensor], key: str) -> tuple[int, ...] | None:
+    found = shapes.get(key)
+    if found is None:
+        return None
+    return tuple(int(d) for d in (found.shape if isinstance(found, Tensor) else found))

@@ -29,6 +29,10 @@ _EXPORTS: dict[str, str] = {
     "SensitivityReport": "edgeopt.quantize.onnx_sensitivity",
     "quantize_pt2e": "edgeopt.quantize.pt2e",
     "ptq_executorch": "edgeopt.quantize.pt2e",
+    # the transforms (recipe steps, CLI options, lineage entries)
+    "Ptq": "edgeopt.quantize.transforms",
+    "Qat": "edgeopt.quantize.transforms",
+    "DynamicQuant": "edgeopt.quantize.transforms",
 }
 
 __all__ = sorted([*_EXPORTS, "qat"])

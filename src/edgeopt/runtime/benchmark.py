@@ -46,6 +46,7 @@ def bench(
     batch_size: int = 1,
     input_shape: Sequence[int] | None = None,
     rounds: int = DEFAULT_ROUNDS,
+    trust_code: bool = False,
 ) -> list[Measurement]:
     """Measure each artifact: latency, accuracy (with data) and peak memory (optional).
 
@@ -62,6 +63,7 @@ def bench(
         batch_size: Batch size of the timed input.
         input_shape: Input shape (batch first) for artifacts that do not record one.
         rounds: Interleaved rounds.
+        trust_code: Checkpoints whose root is the user's ``module:factory`` may import it.
 
     Returns:
         One :class:`Measurement` per artifact, in the order given.
@@ -74,7 +76,7 @@ def bench(
         raise EdgeoptError("no artifacts to benchmark", hint="pass one or more .onnx / .pt files")
     splits = load_dataset(data) if isinstance(data, (str, os.PathLike)) else data
     arts = [a if isinstance(a, Artifact) else Artifact.from_file(a) for a in artifacts]
-    runners = {f"{i}:{art.path}": open_runner(art, threads) for i, art in enumerate(arts)}
+    runners = {f"{i}:{art.path}": open_runner(art, threads, trust_code) for i, art in enumerate(arts)}
     shapes = {name: _input_shape(art, runners[name], splits, batch_size, input_shape)
               for name, art in zip(runners, arts)}
     inputs = {name: _timing_input(shape, splits) for name, shape in shapes.items()}
@@ -87,7 +89,7 @@ def bench(
     ]
 
 
-def open_runner(artifact: Artifact, threads: int = 2) -> BaseRunner:
+def open_runner(artifact: Artifact, threads: int = 2, trust_code: bool = False) -> BaseRunner:
     """The runner for an artifact's format.
 
     Example:
@@ -99,7 +101,7 @@ def open_runner(artifact: Artifact, threads: int = 2) -> BaseRunner:
     if artifact.format == "executorch":
         return ExecuTorchRunner(artifact.path, threads)
     if artifact.format == "torch":
-        return TorchRunner.from_path(artifact.path, threads)
+        return TorchRunner.from_path(artifact.path, threads, trust_code=trust_code)
     raise EdgeoptError(f"no runner for format {artifact.format!r} ({artifact.path})",
                        hint="benchmark .onnx or .pte files, or edgeopt checkpoints (.pt)")
 
@@ -150,7 +152,8 @@ def _measurement(
 ) -> Measurement:
     peak = baseline = None
     if memory:
-        peak = peak_memory_of_fresh_process(art.path, runner.runtime, shape, runner.threads)
+        trust = bool(getattr(runner, "trust_code", False))
+        peak = peak_memory_of_fresh_process(art.path, runner.runtime, shape, runner.threads, trust_code=trust)
         baseline = baseline_peak_memory(runner.runtime, shape, runner.threads)
     return Measurement(
         runtime=runner.runtime,

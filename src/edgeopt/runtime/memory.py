@@ -41,10 +41,12 @@ RUNTIMES = ("onnxruntime", "torch", "executorch")
 _TIMEOUT_S = 600
 
 # The child process. Kept to the imports each runtime needs, so the baseline is the runtime and
-# nothing else. argv: runtime, artifact path ("" for the baseline), shape "1,3,224,224", threads.
+# nothing else. argv: runtime, artifact path ("" for the baseline), shape "1,3,224,224", threads,
+# trust ("1": a checkpoint whose root is the user's module:factory may import it).
 _CHILD = r"""
 import json, resource, sys
 runtime, path, shape, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+trust = sys.argv[5] == "1"
 import numpy as np
 # Filled, not zeros: untouched zero pages are not resident, and the baseline must hold the
 # input too for the difference to be the model alone.
@@ -73,10 +75,10 @@ elif runtime == "executorch":  # as in executorch_runner: size the pool, then lo
         method.execute([torch.from_numpy(x)])
 else:
     import torch
-    from edgeopt.models.loading import load_model
+    from edgeopt.loading import load_model
     torch.set_num_threads(threads)
     if path:
-        model = load_model(path).eval()
+        model = load_model(path, trust_code=trust).eval()
         with torch.inference_mode():
             model(torch.from_numpy(x))
 try:  # Linux: this process image's own high-water mark, in KiB
@@ -93,6 +95,7 @@ def peak_memory_of_fresh_process(
     runtime: str,
     input_shape: Sequence[int],
     threads: int = 2,
+    trust_code: bool = False,
 ) -> int:
     """Peak RSS (bytes) of a fresh process that loads ``artifact_path`` and runs it once.
 
@@ -102,6 +105,7 @@ def peak_memory_of_fresh_process(
         runtime: ``"onnxruntime"``, ``"executorch"`` or ``"torch"``.
         input_shape: Shape of the input batch, e.g. ``(1, 1, 28, 28)``.
         threads: Intra-op threads, as in the benchmark.
+        trust_code: A checkpoint whose root is the user's ``module:factory`` may import it.
 
     Raises:
         EdgeoptError: unknown runtime, missing file, or the child process failed.
@@ -113,7 +117,7 @@ def peak_memory_of_fresh_process(
     path = os.fspath(artifact_path)
     if not os.path.isfile(path):
         raise EdgeoptError(f"artifact {path!r} does not exist", hint="check the path")
-    return _measure(runtime, os.path.abspath(path), tuple(input_shape), threads)
+    return _measure(runtime, os.path.abspath(path), tuple(input_shape), threads, trust_code)
 
 
 def baseline_peak_memory(runtime: str, input_shape: Sequence[int], threads: int = 2) -> int:
@@ -133,13 +137,14 @@ def _cached_baseline(runtime: str, shape: tuple[int, ...], threads: int) -> int:
     return _measure(runtime, "", shape, threads)
 
 
-def _measure(runtime: str, path: str, shape: tuple[int, ...], threads: int) -> int:
+def _measure(runtime: str, path: str, shape: tuple[int, ...], threads: int, trust_code: bool = False) -> int:
     if runtime not in RUNTIMES:
         raise EdgeoptError(f"unknown runtime {runtime!r}", hint=suggest(runtime, RUNTIMES) or f"use one of {RUNTIMES}")
     if sys.platform == "win32":
         raise EdgeoptError("peak memory is measured with getrusage, which Windows lacks",
                            hint="benchmark with --no-memory")
-    args = [sys.executable, "-c", _CHILD, runtime, path, ",".join(map(str, shape)), str(threads)]
+    args = [sys.executable, "-c", _CHILD, runtime, path, ",".join(map(str, shape)), str(threads),
+            "1" if trust_code else "0"]
     try:
         done = subprocess.run(args, capture_output=True, text=True, timeout=_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired as exc:

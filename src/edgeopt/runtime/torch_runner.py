@@ -36,6 +36,8 @@ class TorchRunner(BaseRunner):
         threads: Torch intra-op threads while running (restored afterwards).
         path: The file it was loaded from, if any (reported in measurements).
         input_shape: Its input shape (batch first), if known (e.g. from checkpoint metadata).
+        trust_code: The file it was loaded from may import the user's module (for a fresh
+            process that loads it again to measure memory).
     """
 
     runtime = "torch"
@@ -47,24 +49,25 @@ class TorchRunner(BaseRunner):
         *,
         path: str | os.PathLike[str] | None = None,
         input_shape: tuple[int, ...] | None = None,
+        trust_code: bool = False,
     ) -> None:
         check_threads(threads)
+        self.trust_code = trust_code
         self.model = model
         self.threads = threads
         self.path = Path(path) if path is not None else None
         self.input_shape = input_shape
 
     @classmethod
-    def from_path(cls, path: str | os.PathLike[str], threads: int = 2) -> TorchRunner:
+    def from_path(cls, path: str | os.PathLike[str], threads: int = 2, trust_code: bool = False) -> TorchRunner:
         """Load an edgeopt checkpoint (``.pt``/``.safetensors``) or a ``.pt2`` program.
 
         The checkpoint's ``input_size`` metadata, when present, becomes :attr:`input_shape`.
         """
-        from edgeopt.models.loading import load_model_with_metadata
+        from edgeopt.loading import open_model
 
-        model, metadata = load_model_with_metadata(str(path))
-        shape = metadata.get("input_size")
-        return cls(model, threads, path=path, input_shape=tuple(shape) if shape else None)
+        opened = open_model(str(path), trust_code=trust_code)
+        return cls(opened.model, threads, path=path, input_shape=opened.input_size, trust_code=trust_code)
 
     def example_shape(self, batch_size: int = 1) -> tuple[int, ...] | None:
         """The known input shape with the batch set to ``batch_size``, or None."""

@@ -11,13 +11,36 @@ Example:
     0.97
 """
 
-from edgeopt.train.config import TrainConfig
-from edgeopt.train.evaluation import EvalResult, evaluate, predict
-from edgeopt.train.loop import StepCallback, TrainResult, fit
-from edgeopt.train.losses import LossFn, LossOutput, cross_entropy_loss
-from edgeopt.train.seeding import seed_everything
+from __future__ import annotations
 
-__all__ = [
-    "EvalResult", "LossFn", "LossOutput", "StepCallback", "TrainConfig", "TrainResult",
-    "cross_entropy_loss", "evaluate", "fit", "predict", "seed_everything",
-]
+from typing import TYPE_CHECKING
+
+from edgeopt.utils.lazy import lazy_exports
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "TrainConfig": "edgeopt.train.config",
+    "EvalResult": "edgeopt.train.evaluation",
+    "evaluate": "edgeopt.train.evaluation",
+    "predict": "edgeopt.train.evaluation",
+    "StepCallback": "edgeopt.train.loop",
+    "TrainResult": "edgeopt.train.loop",
+    "fit": "edgeopt.train.loop",
+    "LossFn": "edgeopt.train.losses",
+    "LossOutput": "edgeopt.train.losses",
+    "cross_entropy_loss": "edgeopt.train.losses",
+    "seed_everything": "edgeopt.train.seeding",
+    "Train": "edgeopt.train.transform",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
+if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
+    from edgeopt.train.config import TrainConfig
+    from edgeopt.train.evaluation import EvalResult, evaluate, predict
+    from edgeopt.train.loop import StepCallback, TrainResult, fit
+    from edgeopt.train.losses import LossFn, LossOutput, cross_entropy_loss
+    from edgeopt.train.seeding import seed_everything
+    from edgeopt.train.transform import Train

@@ -1,10 +1,15 @@
+"""Opening any model source: registry names, factories, .pt2 programs, checkpoints; weights; trust."""
+
 import pytest
 import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from edgeopt.checkpoint import save_checkpoint
+from edgeopt.data import load_dataset
 from edgeopt.errors import EdgeoptError
-from edgeopt.models import create_model, load_model, load_weights
+from edgeopt.loading import load_model, open_model
+from edgeopt.models import create_model, load_weights
 
 FACTORY_MODULE = '''
 import torch.nn as nn
@@ -93,3 +98,43 @@ def test_kwargs_rejected_for_saved_models(tmp_path):
     path.write_bytes(b"")
     with pytest.raises(EdgeoptError, match="do not apply to the saved model"):
         load_model(str(path), num_classes=3)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def test_data_fills_classes_and_channels_but_keeps_what_is_given(digits, user_package):
+    opened = open_model("simple_cnn", data=digits)
+    assert opened.lineage.root.kwargs == {"num_classes": 10, "in_chans": 1}
+    assert opened.lineage.input_size == (1, 1, 8, 8)
+    assert open_model("simple_cnn", kwargs={"in_chans": 3}).lineage.root.kwargs == {"in_chans": 3}
+    # a factory the user named gets them too, when its signature takes them
+    assert open_model(f"{user_package}:build", data=digits).lineage.root.kwargs == {"num_classes": 10}
+
+
+def test_class_mismatch_is_refused(digits):
+    with pytest.raises(EdgeoptError, match="class"):
+        open_model("simple_cnn", kwargs={"num_classes": 5}, data=digits)
+
+
+def test_factory_checkpoint_needs_trust(user_package, tmp_path):
+    model = load_model(f"{user_package}:build", width=5)
+    model(torch.zeros(1, 1, 8, 8))  # materialise the lazy layer
+    path = save_checkpoint(tmp_path / "m.pt", model, model_name=f"{user_package}:build", model_kwargs={"width": 5},
+                           input_size=(1, 1, 8, 8))
+    with pytest.raises(EdgeoptError, match=r"built by your code .*--trust-code") as info:
+        open_model(path)
+    assert user_package in info.value.hint
+    assert load_model(path, trust_code=True)[0].out_channels == 5
+    assert load_model(path, trust_code={user_package})[0].out_channels == 5
+    with pytest.raises(EdgeoptError, match="built by your code"):
+        open_model(path, trust_code={"some_other_module"})
+
+
+def test_checkpoint_for_another_input_size_is_refused(digits, tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", create_model("simple_cnn", in_chans=1), model_name="simple_cnn",
+                           model_kwargs={"in_chans": 1}, input_size=(1, 1, 28, 28))
+    with pytest.raises(EdgeoptError, match="made for 1×28×28 inputs but dataset 'digits' has 1×8×8"):
+        open_model(path, data=digits)

@@ -1,0 +1,44 @@
+"""The export transform: ``Export`` writes the model as ONNX and/or ExecuTorch ``.pte``, parity-checked.
+
+It adds files to its input and makes no new model (a recipe annotates the input candidate).
+
+.. code-block:: yaml
+
+    - type: export
+      input: baseline              # the fp32 reference artifact
+      formats: [onnx, executorch]
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+from torch import nn
+
+from edgeopt.artifact import Artifact, artifact_suffix
+from edgeopt.transform import Inputs, Result, Transform, register_transform
+
+
+@register_transform
+class Export(Transform):
+    """Export with :func:`edgeopt.export.export_onnx` / :func:`edgeopt.export.export_executorch`."""
+
+    type: Literal["export"] = "export"
+    formats: list[Literal["onnx", "executorch"]] = Field(default_factory=lambda: ["onnx"], min_length=1)
+    opset: int = Field(default=18, ge=18)
+    parity_samples: int = Field(default=64, ge=1, description="test images the parity check runs")
+
+    makes_candidate: ClassVar[bool] = False
+
+    def apply(self, model: nn.Module, inputs: Inputs) -> Result:
+        return Result(artifacts=tuple(self._export(fmt, model, inputs) for fmt in dict.fromkeys(self.formats)))
+
+    def _export(self, fmt: str, model: nn.Module, inputs: Inputs) -> Artifact:
+        from edgeopt.export import export_executorch, export_onnx
+
+        path = inputs.path(artifact_suffix(fmt, "fp32"))
+        if fmt == "executorch":  # a .pte's input shape is static: the example's
+            return export_executorch(model, inputs.example, path)
+        parity = inputs.data.test.tensors[0][: self.parity_samples] if inputs.data is not None else None
+        return export_onnx(model, inputs.example, path, opset=self.opset, parity_data=parity)

@@ -1,0 +1,115 @@
+"""The quantization transforms: ``Ptq``, ``Qat`` and ``DynamicQuant``.
+
+Each writes an int8 artifact and measures its accuracy on that file in its runtime; the model
+itself stays the float one it came from (the int8 model *is* the artifact), so replaying them
+changes nothing.
+
+.. code-block:: yaml
+
+    - type: quantize.ptq
+      backend: onnxruntime         # int8 QDQ .onnx; or executorch (XNNPACK .pte)
+      calibration: minmax          # percentile, entropy, mse
+      calibration_samples: 256
+    - type: quantize.qat
+      backend: executorch
+      train: {epochs: 2, lr: 1.0e-4}
+    - type: quantize.dynamic       # int8 weights, activations quantized at run time (ONNX Runtime)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+from torch import nn
+
+from edgeopt.artifact import artifact_suffix
+from edgeopt.train import TrainConfig
+from edgeopt.transform import Inputs, Result, Transform, register_transform
+
+Backend = Literal["onnxruntime", "executorch"]
+_FORMAT = {"onnxruntime": "onnx", "executorch": "executorch"}
+
+
+def _int8_path(inputs: Inputs, backend: str) -> Any:
+    return inputs.path(artifact_suffix(_FORMAT[backend], "int8"))
+
+
+@register_transform
+class Ptq(Transform):
+    """Static post-training int8 (:func:`edgeopt.quantize.ptq`), calibrated on training images."""
+
+    type: Literal["quantize.ptq"] = "quantize.ptq"
+    backend: Backend = "onnxruntime"
+    calibration: str = "minmax"
+    calibration_samples: int = Field(default=256, ge=1)
+    max_drop: float | None = Field(default=None, ge=0, description="accuracy points allowed to be lost")
+    # ExecuTorch: the .pte must match its PT2E reference; off only for untrained models (tests).
+    check: bool = True
+
+    def apply(self, model: nn.Module, inputs: Inputs) -> Result:
+        from edgeopt.data import calibration_subset
+        from edgeopt.quantize.api import ptq
+
+        data = inputs.need_data("post-training quantization (calibration)")
+        calib = calibration_subset(data.train, self.calibration_samples, seed=0)
+        result = ptq(model, calib, backend=self.backend, path=_int8_path(inputs, self.backend),
+                     calibration=self.calibration, example_input=inputs.example, eval_data=data.test,
+                     max_drop=self.max_drop, check=self.check)
+        return quantized(result)
+
+
+@register_transform
+class Qat(Transform):
+    """Fine-tune with fake quantization, then write the int8 artifact (:func:`edgeopt.quantize.qat`)."""
+
+    type: Literal["quantize.qat"] = "quantize.qat"
+    backend: Backend = "onnxruntime"
+    train: TrainConfig = Field(default_factory=lambda: TrainConfig(epochs=2, lr=1e-4))
+    calibration_samples: int = Field(default=256, ge=1)
+
+    trains: ClassVar[bool] = True
+
+    def apply(self, model: nn.Module, inputs: Inputs) -> Result:
+        from edgeopt.data import calibration_subset
+        from edgeopt.quantize.qat import qat
+
+        data = inputs.need_data("quantization-aware training")
+        calib = calibration_subset(data.train, self.calibration_samples, seed=0)
+        result = qat(model, data.train, data.val, self.train, backend=self.backend,
+                     path=_int8_path(inputs, self.backend), eval_data=data.test, calibration_data=calib)
+        return quantized(result)
+
+
+@register_transform
+class DynamicQuant(Transform):
+    """int8 weights with activations quantized at run time, for ONNX Runtime (:func:`edgeopt.quantize.dynamic`)."""
+
+    type: Literal["quantize.dynamic"] = "quantize.dynamic"
+    backend: Literal["onnxruntime"] = "onnxruntime"
+    per_channel: bool = True
+
+    def apply(self, model: nn.Module, inputs: Inputs) -> Result:
+        from edgeopt.quantize.api import ort_accuracy
+        from edgeopt.quantize.onnx_dynamic import dynamic
+        from edgeopt.quantize.result import QuantizationResult
+
+        artifact = dynamic(model, _int8_path(inputs, self.backend), example_input=inputs.example,
+                           per_channel=self.per_channel)
+        result = QuantizationResult(artifact, self.backend, "dynamic")
+        if inputs.data is not None:
+            from edgeopt.train import evaluate
+
+            result.float_accuracy = evaluate(model, inputs.data.test).accuracy
+            result.int8_accuracy = ort_accuracy(artifact.path, inputs.data.test)
+        return quantized(result)
+
+
+def quantized(result: Any) -> Result:
+    """A :class:`~edgeopt.quantize.QuantizationResult` as a transform result: the artifact, its
+    accuracy measured on the file, the float model left as it was."""
+    metrics: dict[str, Any] = {"float_accuracy": result.float_accuracy, "accuracy_source": "artifact"}
+    if result.int8_accuracy is not None:
+        metrics["test_accuracy"] = result.int8_accuracy
+    return Result(model=None, artifacts=(result.artifact,), metrics=metrics,
+                  report={"quantization": result.to_dict()})
