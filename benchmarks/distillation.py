@@ -35,15 +35,16 @@ import platform
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
+from edgeopt.baseline import train_baseline
 
 from edgeopt.analysis import profile
-from edgeopt.baseline import train_baseline
 from edgeopt.checkpoint import load_checkpoint
 from edgeopt.data import load_dataset
 from edgeopt.distill import distill

@@ -32,16 +32,16 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from onnx_vs_torch import calibrate_batchnorm  # noqa: E402  (benchmarks share this helper)
+from onnx_vs_torch import calibrate_batchnorm
 
-from edgeopt import export  # noqa: E402
-from edgeopt.checkpoint import load_checkpoint  # noqa: E402
-from edgeopt.data import calibration_subset, load_dataset  # noqa: E402
-from edgeopt.models import create_model  # noqa: E402
-from edgeopt.quantize.pt2e import ptq_executorch  # noqa: E402
-from edgeopt.quantize.pt2e_peer import executorch_peer_ptq  # noqa: E402
-from edgeopt.runtime import ExecuTorchRunner, interleaved_latency  # noqa: E402
-from edgeopt.utils import write_json_atomic  # noqa: E402
+from edgeopt import export
+from edgeopt.checkpoint import load_checkpoint
+from edgeopt.data import calibration_subset, load_dataset
+from edgeopt.models import create_model
+from edgeopt.quantize.pt2e import ptq_executorch
+from edgeopt.quantize.pt2e_peer import executorch_peer_ptq
+from edgeopt.runtime import ExecuTorchRunner, interleaved_latency
+from edgeopt.utils import write_json_atomic
 
 RESULTS = Path(__file__).parent / "results" / "executorch_peer.json"
 MNIST_MODEL = Path("/tmp/edgeopt_models/mnist5k_mobilenet.pt")

@@ -37,18 +37,18 @@ import torch_pruning as tp
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from onnx_vs_torch import calibrate_batchnorm  # noqa: E402
+from onnx_vs_torch import calibrate_batchnorm
 
-from edgeopt import export  # noqa: E402
-from edgeopt.analysis import profile  # noqa: E402
-from edgeopt.checkpoint import load_checkpoint  # noqa: E402
-from edgeopt.data import load_dataset  # noqa: E402
-from edgeopt.models import create_model  # noqa: E402
-from edgeopt.prune import structured  # noqa: E402
-from edgeopt.runtime import OnnxRuntimeRunner, interleaved_latency  # noqa: E402
-from edgeopt.prune.bn_recalibration import recalibrate_batchnorm  # noqa: E402
-from edgeopt.train import TrainConfig, evaluate, fit  # noqa: E402
-from edgeopt.utils import write_json_atomic  # noqa: E402
+from edgeopt import export
+from edgeopt.analysis import profile
+from edgeopt.checkpoint import load_checkpoint
+from edgeopt.data import load_dataset
+from edgeopt.models import create_model
+from edgeopt.prune import structured
+from edgeopt.prune.bn_recalibration import recalibrate_batchnorm
+from edgeopt.runtime import OnnxRuntimeRunner, interleaved_latency
+from edgeopt.train import TrainConfig, evaluate, fit
+from edgeopt.utils import write_json_atomic
 
 RESULTS = Path(__file__).parent / "results" / "pruning.json"
 MNIST_MODEL = Path("/tmp/edgeopt_models/mnist5k_mobilenet.pt")

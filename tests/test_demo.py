@@ -7,7 +7,6 @@ from edgeopt.errors import EdgeoptError
 from edgeopt.pipeline import load_recipe
 from edgeopt.report import RunResults
 
-
 METRICS = {"test_accuracy": 0.9, "params": 1, "macs": 1, "param_bytes": 4, "peak_activation_bytes": 4}
 
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 from rich.console import Console
 from torch import nn
 
-from edgeopt.analysis import (compare_conv, format_bytes, format_comparison_table, format_count,
-                              format_profile_table, profile)
+from edgeopt.analysis import (
+    compare_conv,
+    format_bytes,
+    format_comparison_table,
+    format_count,
+    format_profile_table,
+    profile,
+)
 
 
 def _render(table) -> str:

@@ -13,7 +13,7 @@ def device_dict(**changes):
         "name": "toy-board", "display_name": "Toy board", "category": "single-board",
         "peak_gops": {"fp32": 100.0, "fp16": None, "int8": 400.0},
         "memory_bandwidth_gbs": 10.0, "ram_bytes": 10_000_000, "storage_bytes": 4_000_000,
-        "typical_power_w": 2.0, "sources": {f: "made up for a test" for f in FIGURES},
+        "typical_power_w": 2.0, "sources": dict.fromkeys(FIGURES, "made up for a test"),
     }
     data.update(changes)
     return data

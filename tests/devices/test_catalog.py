@@ -3,8 +3,7 @@ import json
 import pytest
 import yaml
 
-from edgeopt.devices import (CATEGORIES, builtin_devices, get_device, load_catalog,
-                             read_device_file)
+from edgeopt.devices import CATEGORIES, builtin_devices, get_device, load_catalog, read_device_file
 from edgeopt.devices.schema import FIGURE_FIELDS
 from edgeopt.errors import EdgeoptError
 

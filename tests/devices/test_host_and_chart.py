@@ -1,7 +1,7 @@
 import time
 
-from edgeopt.devices import builtin_devices, estimate_latency, measure_host, plot_resources
 from edgeopt.analysis.results import LayerCost, ModelProfile
+from edgeopt.devices import builtin_devices, estimate_latency, measure_host, plot_resources
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

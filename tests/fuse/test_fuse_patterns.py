@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from fuse_helpers import randomize_batchnorms, relative_error
 from torch import nn
 
-from edgeopt.fuse import fuse, fuse_with_report, folded_layer
+from edgeopt.fuse import folded_layer, fuse, fuse_with_report
 
 
 def _no_batchnorm(model: nn.Module) -> bool:

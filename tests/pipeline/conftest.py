@@ -1,9 +1,8 @@
 import textwrap
 
+import pipeline_test_steps  # noqa: F401 (registers the test.* step types)
 import pytest
 import torch
-
-import pipeline_test_steps  # noqa: F401 (registers the test.* step types)
 
 
 @pytest.fixture(autouse=True)

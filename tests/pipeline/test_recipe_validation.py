@@ -6,8 +6,8 @@ import pytest
 
 from edgeopt.errors import EdgeoptError
 from edgeopt.pipeline import Recipe, load_recipe, parse_recipe
-from edgeopt.transform import transform_types
 from edgeopt.pipeline.yaml_lines import load_yaml_with_lines
+from edgeopt.transform import transform_types
 
 HEAD = "model: simple_cnn\ndata: digits\nsteps:\n"
 RECIPES = Path(__file__).parents[2] / "recipes"

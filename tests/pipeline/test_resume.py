@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from pipeline_test_steps import counts
 
 from edgeopt.errors import EdgeoptError
 from edgeopt.pipeline import run_recipe
-from pipeline_test_steps import counts
 
 HERE = Path(__file__).parent
 

@@ -1,10 +1,8 @@
 """The built-in step types on the real APIs: distill, magnitude pruning, int8 PTQ, misuse errors."""
 
-import textwrap
 from pathlib import Path
 
 import pytest
-import torch
 
 from edgeopt.data import load_dataset
 from edgeopt.errors import EdgeoptError

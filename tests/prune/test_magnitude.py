@@ -12,8 +12,8 @@ from torch import nn
 from edgeopt import export, prune
 from edgeopt.errors import EdgeoptError
 from edgeopt.models import create_model
-from edgeopt.prune.unstructured import default_exclude, depthwise_layers, prunable_layers
 from edgeopt.prune.masks import is_masked
+from edgeopt.prune.unstructured import default_exclude, depthwise_layers, prunable_layers
 from edgeopt.runtime import OnnxRuntimeRunner
 
 PRUNED = ["features.2.0", "features.4.0"]  # simple_cnn minus its first conv and classifier

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
 
 from edgeopt.data import load_dataset
 from edgeopt.errors import EdgeoptError

@@ -56,7 +56,7 @@ class Chromium:
             os.dup2(b, 4)
 
         with self.log_path.open("wb") as log:
-            proc = subprocess.Popen(  # noqa: S603  (fixed binary, fixed flags)
+            proc = subprocess.Popen(
                 [str(binary), *FLAGS, f"--user-data-dir={user_data_dir}", "about:blank"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=False, preexec_fn=wire_fds,
             )

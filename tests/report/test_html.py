@@ -2,14 +2,13 @@ import copy
 import re
 
 import pytest
+from report_fixtures import QUANT_NAME, make_synthetic_data, write_resource_chart
 
 import edgeopt.report.html as report_html
 from edgeopt.errors import EdgeoptError
 from edgeopt.report import write_report
 from edgeopt.report.markup import esc, tag
 from edgeopt.utils import write_json_atomic
-
-from report_fixtures import QUANT_NAME, make_synthetic_data, write_resource_chart
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from edgeopt.errors import EdgeoptError
-from edgeopt.runtime import BaseRunner, LatencyStats, interleaved_latency, measure_latency, speed_probe
-from edgeopt.runtime import timing
+from edgeopt.runtime import BaseRunner, LatencyStats, interleaved_latency, measure_latency, speed_probe, timing
 
 
 class MatmulRunner(BaseRunner):

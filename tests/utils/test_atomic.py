@@ -14,10 +14,9 @@ def test_write_json_atomic_roundtrip(tmp_path):
 def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path):
     target = tmp_path / "r.json"
     target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("crash mid-write")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("crash mid-write")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 

@@ -51,20 +51,14 @@ class OpCost:
 # Work per output element of element-wise operations (activations, arithmetic, normalisation).
 _ELEMENTWISE: dict[str, int] = {
     **dict.fromkeys(
-        "add sub rsub mul div neg abs exp log sqrt rsqrt pow square reciprocal clamp clip "
-        "maximum minimum where relu relu6 hardtanh sigmoid tanh hardswish hardsigmoid silu "
-        "gelu elu selu celu leaky_relu mish softplus prelu threshold erf sign".split(),
+        ["add", "sub", "rsub", "mul", "div", "neg", "abs", "exp", "log", "sqrt", "rsqrt", "pow", "square", "reciprocal", "clamp", "clip", "maximum", "minimum", "where", "relu", "relu6", "hardtanh", "sigmoid", "tanh", "hardswish", "hardsigmoid", "silu", "gelu", "elu", "selu", "celu", "leaky_relu", "mish", "softplus", "prelu", "threshold", "erf", "sign"],
         1,
     ),
-    **dict.fromkeys("batch_norm layer_norm group_norm instance_norm rms_norm".split(), 2),
-    **dict.fromkeys("softmax log_softmax".split(), 3),  # exp, sum, divide
+    **dict.fromkeys(["batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm"], 2),
+    **dict.fromkeys(["softmax", "log_softmax"], 3),  # exp, sum, divide
 }
-_REDUCTIONS = frozenset("mean sum amax amin max min adaptive_avg_pool1d adaptive_avg_pool2d "
-                        "adaptive_avg_pool3d adaptive_max_pool1d adaptive_max_pool2d "
-                        "adaptive_max_pool3d".split())
-_WINDOW_POOLS = frozenset("max_pool1d max_pool2d max_pool3d avg_pool1d avg_pool2d avg_pool3d "
-                          "max_pool1d_with_indices max_pool2d_with_indices "
-                          "max_pool3d_with_indices".split())
+_REDUCTIONS = frozenset(["mean", "sum", "amax", "amin", "max", "min", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"])
+_WINDOW_POOLS = frozenset(["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices"])
 # Python operator names (operator.iadd, Tensor.__truediv__) mapped to their torch names.
 _ALIASES = {"iadd": "add", "isub": "sub", "imul": "mul", "itruediv": "div", "truediv": "div",
             "radd": "add", "rmul": "mul", "rtruediv": "div", "floordiv": "floor_divide",

@@ -24,8 +24,7 @@ from torch import Tensor, nn
 
 from edgeopt.analysis.results import ModelProfile
 from edgeopt.analysis.rows import build_profile, node_label
-from edgeopt.analysis.tracing import (NodeFailed, NodeRecord, locate_eager_failure, record_run,
-                                      trace_export, trace_fx)
+from edgeopt.analysis.tracing import NodeFailed, NodeRecord, locate_eager_failure, record_run, trace_export, trace_fx
 from edgeopt.errors import EdgeoptError
 from edgeopt.utils.modes import preserve_modes
 

@@ -26,7 +26,6 @@ from torch import fx, nn
 from edgeopt.analysis.counting import TensorInfo, normalize_op_name
 from edgeopt.utils.tensors import flat_tensors
 
-
 ParamKey = tuple[int, tuple[int, ...]]
 
 

@@ -6,11 +6,20 @@ import sys
 
 import typer
 
-from edgeopt.cli import bench_cmd, demo_cmd, devices_cmd, distill_cmd, models_cmd, profile_cmd, report_cmd, train_cmd
-from edgeopt.cli import fuse_cmd
-from edgeopt.cli import run_cmd
-from edgeopt.cli import quantize_cmd
-from edgeopt.cli import prune_cmd
+from edgeopt.cli import (
+    bench_cmd,
+    demo_cmd,
+    devices_cmd,
+    distill_cmd,
+    fuse_cmd,
+    models_cmd,
+    profile_cmd,
+    prune_cmd,
+    quantize_cmd,
+    report_cmd,
+    run_cmd,
+    train_cmd,
+)
 from edgeopt.cli.common import err_console
 from edgeopt.errors import EdgeoptError
 

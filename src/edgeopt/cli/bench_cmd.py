@@ -9,8 +9,17 @@ import typer
 from rich.table import Table
 
 from edgeopt.cli.common import (
-    INPUT_SIZE_OPTION, MODEL_ARG_OPTION, MODEL_HELP, TRUST_OPTION, WEIGHTS_OPTION, console, load_data, make_config,
-    open_source, parse_input_size, print_json,
+    INPUT_SIZE_OPTION,
+    MODEL_ARG_OPTION,
+    MODEL_HELP,
+    TRUST_OPTION,
+    WEIGHTS_OPTION,
+    console,
+    load_data,
+    make_config,
+    open_source,
+    parse_input_size,
+    print_json,
 )
 from edgeopt.errors import EdgeoptError, suggest
 

@@ -8,7 +8,6 @@ from typing import Any
 import typer
 
 from edgeopt.cli.common import TRUST_OPTION, console, print_json, profile_source
-from edgeopt.errors import EdgeoptError
 
 
 def devices(

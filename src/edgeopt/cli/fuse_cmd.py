@@ -10,7 +10,13 @@ from rich.table import Table
 
 from edgeopt.artifact import CHECKPOINT_SUFFIXES, PROGRAM_SUFFIX
 from edgeopt.cli.common import (
-    INPUT_SIZE_OPTION, MODEL_ARG_OPTION, MODEL_HELP, TRUST_OPTION, WEIGHTS_OPTION, console, open_source,
+    INPUT_SIZE_OPTION,
+    MODEL_ARG_OPTION,
+    MODEL_HELP,
+    TRUST_OPTION,
+    WEIGHTS_OPTION,
+    console,
+    open_source,
 )
 from edgeopt.cli.transform_run import run_transform, show
 from edgeopt.errors import EdgeoptError

@@ -7,7 +7,14 @@ from pathlib import Path
 import typer
 
 from edgeopt.cli.common import (
-    INPUT_SIZE_OPTION, MODEL_ARG_OPTION, MODEL_HELP, TRUST_OPTION, WEIGHTS_OPTION, console, print_json, profile_source,
+    INPUT_SIZE_OPTION,
+    MODEL_ARG_OPTION,
+    MODEL_HELP,
+    TRUST_OPTION,
+    WEIGHTS_OPTION,
+    console,
+    print_json,
+    profile_source,
 )
 from edgeopt.errors import EdgeoptError
 

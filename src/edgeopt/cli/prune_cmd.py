@@ -7,7 +7,13 @@ from pathlib import Path
 import typer
 
 from edgeopt.cli.common import (
-    MODEL_ARG_OPTION, MODEL_HELP, TRUST_OPTION, WEIGHTS_OPTION, load_data, make_config, open_source,
+    MODEL_ARG_OPTION,
+    MODEL_HELP,
+    TRUST_OPTION,
+    WEIGHTS_OPTION,
+    load_data,
+    make_config,
+    open_source,
 )
 from edgeopt.cli.transform_run import run_transform, show
 from edgeopt.errors import EdgeoptError, suggest

@@ -19,7 +19,6 @@ from typing import Any
 from rich.table import Table
 from torch import nn
 
-from edgeopt.artifact import Artifact
 from edgeopt.checkpoint import Checkpoint, save_checkpoint
 from edgeopt.cli.common import console, example_input, print_json
 from edgeopt.data import DatasetSplits

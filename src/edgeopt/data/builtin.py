@@ -9,8 +9,8 @@ read-only, so a caller cannot change the cached copy by accident.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import importlib.util
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 

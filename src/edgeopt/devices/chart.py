@@ -19,14 +19,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display needed, works headless and in CI
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.ticker import NullLocator  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.ticker import NullLocator
 
-from edgeopt.devices.precision import check_precision  # noqa: E402
-from edgeopt.devices.schema import CATEGORIES, Device  # noqa: E402
-from edgeopt.utils import atomic_path  # noqa: E402
-from edgeopt.utils.units import format_bytes  # noqa: E402
+from edgeopt.devices.precision import check_precision
+from edgeopt.devices.schema import CATEGORIES, Device
+from edgeopt.utils import atomic_path
+from edgeopt.utils.units import format_bytes
 
 COLOURS = {"edge": "#1f77b4", "cloud": "#d95f02", "host": "#2ca02c"}
 

@@ -135,7 +135,7 @@ class FeatureCapture:
         self._handles.clear()
         self._latest.clear()
 
-    def _keeper(self, index: int):  # noqa: ANN202 (a hook closure)
+    def _keeper(self, index: int):
         def hook(module: nn.Module, args: object, output: object) -> None:
             if not isinstance(output, Tensor):
                 raise EdgeoptError(

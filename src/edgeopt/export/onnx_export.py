@@ -37,8 +37,8 @@ from edgeopt.errors import EdgeoptError
 from edgeopt.export.errors import exporter_error
 from edgeopt.export.parity import check_parity, parity_inputs
 from edgeopt.train.checks import _diagnose
-from edgeopt.utils.modes import preserve_modes
 from edgeopt.utils import atomic_path
+from edgeopt.utils.modes import preserve_modes
 
 MIN_OPSET = 18  # the lowest opset torch 2.13's dynamo exporter implements
 INPUT_NAME = "input"

@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationErr
 
 from edgeopt.errors import EdgeoptError
 from edgeopt.pipeline.sources import ModelSource
-from edgeopt.utils.validation import describe_error, field_loc, first_error
 from edgeopt.transform import Transform, get_transform
+from edgeopt.utils.validation import describe_error, field_loc, first_error
 
 STEP_KEYS = ("name", "input", "model", "candidates")
 

@@ -31,8 +31,8 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from edgeopt.errors import EdgeoptError
-from edgeopt.prune.unstructured import Scope, _is_real, magnitude
 from edgeopt.prune.sparsity import sparsity_report
+from edgeopt.prune.unstructured import Scope, _is_real, magnitude
 from edgeopt.train import TrainConfig, evaluate, fit
 
 __all__ = ["gradual_magnitude", "polynomial_sparsity"]

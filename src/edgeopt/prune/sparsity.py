@@ -24,7 +24,7 @@ from __future__ import annotations
 import io
 import math
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,8 +32,8 @@ import torch
 from torch import Tensor, nn
 
 from edgeopt.analysis.tables import format_bytes
-from edgeopt.prune.unstructured import finalize, prunable_layers
 from edgeopt.prune.masks import is_masked
+from edgeopt.prune.unstructured import finalize, prunable_layers
 
 __all__ = ["ENCODING", "SPEED_NOTE", "LayerSparsity", "SparsityReport", "decode_bitmask",
            "encode_bitmask", "sparsity_report"]

@@ -31,9 +31,9 @@ from edgeopt.artifact import Artifact, artifact_suffix
 from edgeopt.errors import EdgeoptError, suggest
 from edgeopt.quantize.calibration import calibration_array, check_method, compute_ranges
 from edgeopt.quantize.onnx_prepare import PreparedOnnx, check_model, prepare_onnx
+from edgeopt.quantize.onnx_sensitivity import SensitivityReport, eval_arrays, sensitivity_prepared
 from edgeopt.quantize.onnx_static import QuantOptions, quantize_prepared
 from edgeopt.quantize.result import QuantizationResult
-from edgeopt.quantize.onnx_sensitivity import SensitivityReport, eval_arrays, sensitivity_prepared
 from edgeopt.runtime.onnxruntime_runner import OnnxRuntimeRunner
 
 BACKENDS = ("onnxruntime", "executorch")

@@ -209,7 +209,7 @@ def quantize_prepared(
         "fp32_sha256": prepared.fp32.sha256,
         "opset": prepared.fp32.metadata.get("opset"),
         "quantizer": f"onnxruntime.quantization.quantize_static {onnxruntime.__version__}",
-        "calibration_samples": int(len(samples)),
+        "calibration_samples": len(samples),
         "input_name": prepared.input_name,
     }
     return Artifact.from_file(path, "onnx", "int8", prepared.fp32.input_shape, parity=parity,

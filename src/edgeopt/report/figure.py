@@ -11,10 +11,10 @@ import matplotlib
 
 # Agg renders to files without a display; the report runs on headless servers and in CI.
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (must follow the backend choice)
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter
 
-from edgeopt.utils import atomic_path  # noqa: E402
+from edgeopt.utils import atomic_path
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

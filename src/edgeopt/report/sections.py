@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgeopt.artifact import Artifact
-from edgeopt.report.markup import Markup, esc, estimate_badge, join, table, tag
+from edgeopt.report.markup import Markup, estimate_badge, join, table, tag
 from edgeopt.report.schema import CandidateResult, DeviceFit, FitCheck, RunResults
 from edgeopt.report.summary import SIZE_LABELS, headline_config, summary_rows
 from edgeopt.report.units import fmt_ms, fmt_pct, fmt_points, fmt_ratio

@@ -132,7 +132,7 @@ def baseline_peak_memory(runtime: str, input_shape: Sequence[int], threads: int 
     return _cached_baseline(runtime, tuple(int(d) for d in input_shape), threads)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached_baseline(runtime: str, shape: tuple[int, ...], threads: int) -> int:
     return _measure(runtime, "", shape, threads)
 

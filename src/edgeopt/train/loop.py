@@ -20,8 +20,8 @@ from edgeopt.train.config import TrainConfig
 from edgeopt.train.evaluation import evaluate
 from edgeopt.train.losses import LossFn, cross_entropy_loss
 from edgeopt.train.progress import _format_row, _ProgressBar, _val_text
-from edgeopt.utils.modes import device_of, preserve_modes
 from edgeopt.train.seeding import seed_everything
+from edgeopt.utils.modes import device_of, preserve_modes
 
 __all__ = ["StepCallback", "TrainResult", "fit"]
 
