@@ -57,14 +57,23 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
-    from edgeopt.analysis import ModelProfile, compare_conv, profile
-    from edgeopt.checkpoint import load_checkpoint, save_checkpoint
-    from edgeopt.data import DatasetSplits, list_datasets, load_dataset
-    from edgeopt.devices import check_fit, estimate_energy, estimate_latency, get_device
-    from edgeopt.errors import EdgeoptError
-    from edgeopt.lineage import Lineage
-    from edgeopt.loading import load_model, open_model
-    from edgeopt.models import create_model, list_models
-    from edgeopt.report import load_results, write_report
-    from edgeopt.train import TrainConfig, evaluate, fit
-    from edgeopt.transform import Inputs, Transform, apply
+    from edgeopt.analysis import ModelProfile as ModelProfile, compare_conv as compare_conv, profile as profile
+    from edgeopt.checkpoint import load_checkpoint as load_checkpoint, save_checkpoint as save_checkpoint
+    from edgeopt.data import (
+        DatasetSplits as DatasetSplits,
+        list_datasets as list_datasets,
+        load_dataset as load_dataset,
+    )
+    from edgeopt.devices import (
+        check_fit as check_fit,
+        estimate_energy as estimate_energy,
+        estimate_latency as estimate_latency,
+        get_device as get_device,
+    )
+    from edgeopt.errors import EdgeoptError as EdgeoptError
+    from edgeopt.lineage import Lineage as Lineage
+    from edgeopt.loading import load_model as load_model, open_model as open_model
+    from edgeopt.models import create_model as create_model, list_models as list_models
+    from edgeopt.report import load_results as load_results, write_report as write_report
+    from edgeopt.train import TrainConfig as TrainConfig, evaluate as evaluate, fit as fit
+    from edgeopt.transform import Inputs as Inputs, Transform as Transform, apply as apply

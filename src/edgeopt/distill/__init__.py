@@ -40,9 +40,9 @@ __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
-    from edgeopt.distill.cache import ContentCache
-    from edgeopt.distill.features import FeatureHint, HintAdapter
-    from edgeopt.distill.losses import distillation_loss, soft_target_loss
-    from edgeopt.distill.teacher import FrozenTeacher
-    from edgeopt.distill.trainer import DistillResult, distill
-    from edgeopt.distill.transform import Distill
+    from edgeopt.distill.cache import ContentCache as ContentCache
+    from edgeopt.distill.features import FeatureHint as FeatureHint, HintAdapter as HintAdapter
+    from edgeopt.distill.losses import distillation_loss as distillation_loss, soft_target_loss as soft_target_loss
+    from edgeopt.distill.teacher import FrozenTeacher as FrozenTeacher
+    from edgeopt.distill.trainer import DistillResult as DistillResult, distill as distill
+    from edgeopt.distill.transform import Distill as Distill

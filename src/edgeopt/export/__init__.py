@@ -40,9 +40,11 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
-    from edgeopt.artifact import Artifact, ParityReport
-    from edgeopt.export.executorch_export import export_executorch
-    from edgeopt.export.executorch_export import export_executorch as executorch
-    from edgeopt.export.onnx_export import export_onnx
-    from edgeopt.export.onnx_export import export_onnx as onnx
-    from edgeopt.export.parity import check_parity, compare_outputs, parity_inputs
+    from edgeopt.artifact import Artifact as Artifact, ParityReport as ParityReport
+    from edgeopt.export.executorch_export import export_executorch as executorch, export_executorch as export_executorch
+    from edgeopt.export.onnx_export import export_onnx as export_onnx, export_onnx as onnx
+    from edgeopt.export.parity import (
+        check_parity as check_parity,
+        compare_outputs as compare_outputs,
+        parity_inputs as parity_inputs,
+    )

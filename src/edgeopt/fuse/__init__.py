@@ -36,7 +36,7 @@ __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
-    from edgeopt.fuse.fold import folded_layer
-    from edgeopt.fuse.fuser import PATTERNS, fuse, fuse_with_report
-    from edgeopt.fuse.report import Fusion, FusionReport, Skipped
-    from edgeopt.fuse.transform import Fuse
+    from edgeopt.fuse.fold import folded_layer as folded_layer
+    from edgeopt.fuse.fuser import PATTERNS as PATTERNS, fuse as fuse, fuse_with_report as fuse_with_report
+    from edgeopt.fuse.report import Fusion as Fusion, FusionReport as FusionReport, Skipped as Skipped
+    from edgeopt.fuse.transform import Fuse as Fuse

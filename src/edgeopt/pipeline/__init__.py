@@ -41,9 +41,9 @@ __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
-    from edgeopt.pipeline.candidate import Candidate
-    from edgeopt.pipeline.recipe import Recipe, load_recipe, parse_recipe
-    from edgeopt.pipeline.rundir import RunDir, load_step_model
-    from edgeopt.pipeline.runner import run_recipe
-    from edgeopt.pipeline.sources import DataSource, ModelSource
-    from edgeopt.pipeline.step import RecipeStep
+    from edgeopt.pipeline.candidate import Candidate as Candidate
+    from edgeopt.pipeline.recipe import Recipe as Recipe, load_recipe as load_recipe, parse_recipe as parse_recipe
+    from edgeopt.pipeline.rundir import RunDir as RunDir, load_step_model as load_step_model
+    from edgeopt.pipeline.runner import run_recipe as run_recipe
+    from edgeopt.pipeline.sources import DataSource as DataSource, ModelSource as ModelSource
+    from edgeopt.pipeline.step import RecipeStep as RecipeStep

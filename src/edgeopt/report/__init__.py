@@ -43,10 +43,20 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
-    from edgeopt.artifact import Artifact, LatencyEstimate, Measurement
-    from edgeopt.report.html import render_html, write_report
-    from edgeopt.report.pareto import pareto_front
-    from edgeopt.report.plots import make_plots
-    from edgeopt.report.schema import CandidateResult, DeviceFit, FitCheck, Metrics, RunResults
-    from edgeopt.report.store import load_results, save_results, validate_results
-    from edgeopt.report.summary import SummaryRow, summary_rows
+    from edgeopt.artifact import Artifact as Artifact, LatencyEstimate as LatencyEstimate, Measurement as Measurement
+    from edgeopt.report.html import render_html as render_html, write_report as write_report
+    from edgeopt.report.pareto import pareto_front as pareto_front
+    from edgeopt.report.plots import make_plots as make_plots
+    from edgeopt.report.schema import (
+        CandidateResult as CandidateResult,
+        DeviceFit as DeviceFit,
+        FitCheck as FitCheck,
+        Metrics as Metrics,
+        RunResults as RunResults,
+    )
+    from edgeopt.report.store import (
+        load_results as load_results,
+        save_results as save_results,
+        validate_results as validate_results,
+    )
+    from edgeopt.report.summary import SummaryRow as SummaryRow, summary_rows as summary_rows

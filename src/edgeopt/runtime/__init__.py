@@ -46,11 +46,26 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
-    from edgeopt.artifact import Measurement
-    from edgeopt.runtime.base import BaseRunner, Runner
-    from edgeopt.runtime.benchmark import bench, open_runner
-    from edgeopt.runtime.executorch_runner import ExecuTorchRunner, set_threadpool_size, threadpool_size
-    from edgeopt.runtime.memory import baseline_peak_memory, peak_memory_of_fresh_process
-    from edgeopt.runtime.onnxruntime_runner import OnnxRuntimeRunner, session_options
-    from edgeopt.runtime.timing import LatencyStats, interleaved_latency, measure_latency, speed_probe
-    from edgeopt.runtime.torch_runner import TorchRunner, scoped_threads
+    from edgeopt.artifact import Measurement as Measurement
+    from edgeopt.runtime.base import BaseRunner as BaseRunner, Runner as Runner
+    from edgeopt.runtime.benchmark import bench as bench, open_runner as open_runner
+    from edgeopt.runtime.executorch_runner import (
+        ExecuTorchRunner as ExecuTorchRunner,
+        set_threadpool_size as set_threadpool_size,
+        threadpool_size as threadpool_size,
+    )
+    from edgeopt.runtime.memory import (
+        baseline_peak_memory as baseline_peak_memory,
+        peak_memory_of_fresh_process as peak_memory_of_fresh_process,
+    )
+    from edgeopt.runtime.onnxruntime_runner import (
+        OnnxRuntimeRunner as OnnxRuntimeRunner,
+        session_options as session_options,
+    )
+    from edgeopt.runtime.timing import (
+        LatencyStats as LatencyStats,
+        interleaved_latency as interleaved_latency,
+        measure_latency as measure_latency,
+        speed_probe as speed_probe,
+    )
+    from edgeopt.runtime.torch_runner import TorchRunner as TorchRunner, scoped_threads as scoped_threads

@@ -38,9 +38,13 @@ __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
-    from edgeopt.train.config import TrainConfig
-    from edgeopt.train.evaluation import EvalResult, evaluate, predict
-    from edgeopt.train.loop import StepCallback, TrainResult, fit
-    from edgeopt.train.losses import LossFn, LossOutput, cross_entropy_loss
-    from edgeopt.train.seeding import seed_everything
-    from edgeopt.train.transform import Train
+    from edgeopt.train.config import TrainConfig as TrainConfig
+    from edgeopt.train.evaluation import EvalResult as EvalResult, evaluate as evaluate, predict as predict
+    from edgeopt.train.loop import StepCallback as StepCallback, TrainResult as TrainResult, fit as fit
+    from edgeopt.train.losses import (
+        LossFn as LossFn,
+        LossOutput as LossOutput,
+        cross_entropy_loss as cross_entropy_loss,
+    )
+    from edgeopt.train.seeding import seed_everything as seed_everything
+    from edgeopt.train.transform import Train as Train
