@@ -11,7 +11,7 @@ from edgeopt.errors import EdgeoptError
 from edgeopt.loading import load_model, open_model
 from edgeopt.models import create_model, load_weights
 
-FACTORY_MODULE = '''
+FACTORY_MODULE = """
 import torch.nn as nn
 CALLS = []
 def build(width=4, num_classes=3):
@@ -19,7 +19,7 @@ def build(width=4, num_classes=3):
     return nn.Sequential(nn.Conv2d(1, width, 3), nn.Flatten(), nn.LazyLinear(num_classes))
 def not_a_model():
     return 42
-'''
+"""
 
 
 @pytest.fixture
@@ -87,7 +87,9 @@ def test_weights_load_refuses_pickled_code(tmp_path):
 def test_weights_mismatch_names_keys_and_shapes(tmp_path):
     path = tmp_path / "w.pt"
     torch.save(create_model("simple_cnn", num_classes=7).state_dict(), path)
-    with pytest.raises(EdgeoptError, match=r"shape mismatches classifier.weight: \(7, 64\) given vs \(4, 64\) in the model"):
+    with pytest.raises(
+        EdgeoptError, match=r"shape mismatches classifier.weight: \(7, 64\) given vs \(4, 64\) in the model"
+    ):
         load_model("simple_cnn", weights=path, num_classes=4)
     with pytest.raises(EdgeoptError, match="missing keys bias"):
         load_weights(nn.Linear(2, 2), {"weight": torch.zeros(2, 2)})
@@ -122,8 +124,9 @@ def test_class_mismatch_is_refused(digits):
 def test_factory_checkpoint_needs_trust(user_package, tmp_path):
     model = load_model(f"{user_package}:build", width=5)
     model(torch.zeros(1, 1, 8, 8))  # materialise the lazy layer
-    path = save_checkpoint(tmp_path / "m.pt", model, model_name=f"{user_package}:build", model_kwargs={"width": 5},
-                           input_size=(1, 1, 8, 8))
+    path = save_checkpoint(
+        tmp_path / "m.pt", model, model_name=f"{user_package}:build", model_kwargs={"width": 5}, input_size=(1, 1, 8, 8)
+    )
     with pytest.raises(EdgeoptError, match=r"built by your code .*--trust-code") as info:
         open_model(path)
     assert user_package in info.value.hint
@@ -134,7 +137,12 @@ def test_factory_checkpoint_needs_trust(user_package, tmp_path):
 
 
 def test_checkpoint_for_another_input_size_is_refused(digits, tmp_path):
-    path = save_checkpoint(tmp_path / "m.pt", create_model("simple_cnn", in_chans=1), model_name="simple_cnn",
-                           model_kwargs={"in_chans": 1}, input_size=(1, 1, 28, 28))
+    path = save_checkpoint(
+        tmp_path / "m.pt",
+        create_model("simple_cnn", in_chans=1),
+        model_name="simple_cnn",
+        model_kwargs={"in_chans": 1},
+        input_size=(1, 1, 28, 28),
+    )
     with pytest.raises(EdgeoptError, match="made for 1×28×28 inputs but dataset 'digits' has 1×8×8"):
         open_model(path, data=digits)

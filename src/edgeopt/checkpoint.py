@@ -175,7 +175,7 @@ def _load_torch(source: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         magic = fh.read(4)
     # torch.save writes a zip archive (or, before torch 1.6, a pickle): anything else is garbage,
     # which weights_only loading would otherwise report as a refused object.
-    if not (magic.startswith(b"PK\x03\x04") or magic.startswith(b"\x80")):
+    if not magic.startswith((b"PK\x03\x04", b"\x80")):
         raise _corrupt(source, ValueError(f"unknown file signature {magic!r}"))
     try:
         payload = torch.load(source, map_location="cpu", weights_only=True)

@@ -39,7 +39,7 @@ def test_compare_conv_paper_example(run_cli):
     ],
 )
 def test_bad_input_is_one_line_error_with_exit_2(run_cli, args, message):
-    code, out, err = run_cli(*args)
+    code, _, err = run_cli(*args)
     assert code == 2
     assert err.startswith("error: ") and message in err.splitlines()[0]
     assert "Traceback" not in err

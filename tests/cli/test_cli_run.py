@@ -30,7 +30,7 @@ def test_run_writes_results_and_prints_the_summary(run_cli, tmp_path):
 def test_bad_recipe_is_a_one_line_error(run_cli, tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(RECIPE + "  - type: prune.structured\n    ratio: 2\n")
-    code, out, err = run_cli("run", str(recipe), "-o", str(tmp_path / "run"))
+    code, _, err = run_cli("run", str(recipe), "-o", str(tmp_path / "run"))
     assert code == 2
     assert f"{recipe} line 7: step 2 (prune.structured), field 'ratio'" in err
     assert not (tmp_path / "run").exists()

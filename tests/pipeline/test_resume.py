@@ -129,7 +129,8 @@ def done_run(write_recipe, tmp_path):
 def test_resume_against_a_changed_step_names_the_step_and_the_change(done_run, write_recipe):
     run_dir, steps = done_run
     changed = write_recipe(steps.replace("lr: 1.0e-3", "lr: 2.0e-3"), name="changed.yaml")
-    with pytest.raises(EdgeoptError, match=r"step 1 \(train 'train'\) changed since it ran \(train.lr: 0.001 -> 0.002\)"):
+    expected = r"step 1 \(train 'train'\) changed since it ran \(train.lr: 0.001 -> 0.002\)"
+    with pytest.raises(EdgeoptError, match=expected):
         run_recipe(changed, run_dir, resume=True, report=False)
     swapped = write_recipe("- type: train\n  train: {epochs: 1, lr: 1.0e-3, progress: false}\n- type: export\n",
                            name="swapped.yaml")

@@ -62,7 +62,7 @@ def test_int8_ptq_candidate_reports_the_accuracy_of_its_artifact(write_recipe, t
 def test_qat_candidate_ships_an_int8_file(write_recipe, tmp_path):
     steps = "- type: quantize.qat\n  calibration_samples: 64\n  train: {epochs: 1, max_steps: 5, progress: false}\n"
     results = run_recipe(write_recipe(steps), tmp_path / "run", report=False)
-    base, int8 = results.candidates
+    _, int8 = results.candidates
     (art,) = int8.artifacts
     assert art.precision == "int8" and (tmp_path / "run" / art.path).is_file()
     assert int8.details["quantization"]["method"] == "qat"

@@ -26,5 +26,7 @@ CASES = {
 @pytest.mark.parametrize("module", sorted(CASES))
 def test_import_does_not_load(module):
     code = f"import sys, {module}; print(' '.join(sorted(sys.modules)))"
-    loaded = set(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split())
+    loaded = set(
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    )
     assert sorted(loaded & set(CASES[module])) == []

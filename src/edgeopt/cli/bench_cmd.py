@@ -54,7 +54,9 @@ def export(
     suffix = artifact_suffix(format, "fp32")
     path = output or Path(_stem(model) + suffix)
     if not path.name.endswith(suffix) or len(path.name) == len(suffix):
-        raise EdgeoptError(f"a {format} file must be named NAME{suffix}, got {path.name!r}", hint=f"e.g. -o model{suffix}")
+        raise EdgeoptError(
+            f"a {format} file must be named NAME{suffix}, got {path.name!r}", hint=f"e.g. -o model{suffix}"
+        )
     if Path(model).exists() and path.resolve() == Path(model).resolve():
         raise EdgeoptError(f"refusing to write the export over its input {model!r}", hint="pick another -o")
     config = make_config(Export, formats=[format], opset=opset)
@@ -68,16 +70,20 @@ def export(
 
     shape = "×".join(map(str, artifact.input_shape or ()))
     detail = f"opset {opset}, input {shape}, batch dynamic" if format == "onnx" else f"XNNPACK, input {shape} (static)"
-    console.print(f"Wrote [bold]{artifact.path}[/] ({artifact.format}, {artifact.precision}, {detail}): "
-                  f"{format_bytes(artifact.size_bytes)}, sha256 {artifact.sha256[:16]}…", highlight=False)
+    console.print(
+        f"Wrote [bold]{artifact.path}[/] ({artifact.format}, {artifact.precision}, {detail}): "
+        f"{format_bytes(artifact.size_bytes)}, sha256 {artifact.sha256[:16]}…",
+        highlight=False,
+    )
     if artifact.parity is not None:
         console.print(f"Parity with the eager model: {artifact.parity.summary()} — OK", highlight=False)
 
 
 def bench(
     artifacts: list[Path] = typer.Argument(
-        ..., help="Artifacts: .onnx files (ONNX Runtime), .pte programs (ExecuTorch), edgeopt "
-        "checkpoints / .pt2 programs (torch)."
+        ...,
+        help="Artifacts: .onnx files (ONNX Runtime), .pte programs (ExecuTorch), edgeopt "
+        "checkpoints / .pt2 programs (torch).",
     ),
     data: str = typer.Option(None, "--data", "-d", help="Dataset for accuracy, e.g. mnist5k (test split)."),
     threads: int = typer.Option(2, "--threads", "-t", help="Intra-op threads for every runtime."),
@@ -117,15 +123,30 @@ def _table(measured: tuple[Artifact, ...], data: str | None) -> Table:
         "interleaved in rounds with speed probes; spread = min–max of round medians. Peak memory: "
         "a fresh process that loads and runs the artifact once (+model: over the bare runtime).",
     )
-    for column in ("artifact", "format", "runtime", "size", "median ms", "p90 ms", "spread ms",
-                   f"accuracy ({data})" if data else "accuracy", "peak memory", "+model"):
+    for column in (
+        "artifact",
+        "format",
+        "runtime",
+        "size",
+        "median ms",
+        "p90 ms",
+        "spread ms",
+        f"accuracy ({data})" if data else "accuracy",
+        "peak memory",
+        "+model",
+    ):
         table.add_column(column, justify="left" if column in ("artifact", "format", "runtime") else "right")
     for art in measured:
         m = art.measurements[-1]
         spread = f"{m.latency_ms_spread[0]:.3f}–{m.latency_ms_spread[1]:.3f}" if m.latency_ms_spread else "-"
         table.add_row(
-            str(art.path), art.format, m.runtime, format_bytes(art.size_bytes),
-            f"{m.latency_ms_median:.3f}", f"{m.latency_ms_p90:.3f}", spread,
+            str(art.path),
+            art.format,
+            m.runtime,
+            format_bytes(art.size_bytes),
+            f"{m.latency_ms_median:.3f}",
+            f"{m.latency_ms_p90:.3f}",
+            spread,
             "-" if m.accuracy is None else f"{m.accuracy:.2%}",
             format_bytes(m.peak_memory_bytes) if m.peak_memory_bytes is not None else "-",
             format_bytes(m.artifact_memory_bytes) if m.artifact_memory_bytes is not None else "-",

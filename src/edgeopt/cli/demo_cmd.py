@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from edgeopt.cli.common import console
 
+if TYPE_CHECKING:
+    from edgeopt.demo import Gain
+
 
 def demo(
-    out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Run directory (an earlier demo run there is replaced)."),
+    out: Path = typer.Option(
+        Path("runs/demo"), "--out", "-o", help="Run directory (an earlier demo run there is replaced)."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted demo run; finished steps are kept."),
-    recipe: Path = typer.Option(None, "--recipe", help="Run another recipe the same way (default: the bundled demo.yaml)."),
+    recipe: Path = typer.Option(
+        None, "--recipe", help="Run another recipe the same way (default: the bundled demo.yaml)."
+    ),
 ) -> None:
     """Shrink a MobileNet on mnist5k step by step and measure every stage.
 
@@ -32,12 +40,15 @@ def demo(
     console.print(f"report:  {summary.report_path}")
 
 
-def _gains_table(gains: list) -> Table:
+def _gains_table(gains: list[Gain]) -> Table:
     table = Table(title="final int8 artifact vs fp32 baseline (measured on the artifacts, one bench run)")
     for col in ("runtime", "baseline", "final", "smaller", "faster", "accuracy baseline → final"):
         table.add_column(col, justify="right" if col in ("smaller", "faster") else "left")
     for g in gains:
-        acc = (f"{g.baseline_accuracy:.2%} → {g.final_accuracy:.2%}"
-               if g.baseline_accuracy is not None and g.final_accuracy is not None else "n/a")
+        acc = (
+            f"{g.baseline_accuracy:.2%} → {g.final_accuracy:.2%}"
+            if g.baseline_accuracy is not None and g.final_accuracy is not None
+            else "n/a"
+        )
         table.add_row(g.runtime, g.baseline_path, g.final_path, f"{g.size_ratio:.1f}×", f"{g.speedup:.2f}×", acc)
     return table

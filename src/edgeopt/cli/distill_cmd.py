@@ -25,9 +25,14 @@ def distill(
     model_arg: list[str] = MODEL_ARG_OPTION,
     data: str = typer.Option(None, "--data", "-d", help="Dataset name or path. Default: the teacher's dataset."),
     temperature: float = typer.Option(4.0, "--temperature", "-T", help="Softening temperature T (> 0)."),
-    alpha: float = typer.Option(0.7, "--alpha", help="Weight of the teacher's soft targets in [0, 1]; 0 = labels only."),
+    alpha: float = typer.Option(
+        0.7, "--alpha", help="Weight of the teacher's soft targets in [0, 1]; 0 = labels only."
+    ),
     feature: list[str] = typer.Option(
-        None, "--feature", "-f", help="Feature hint TEACHER_LAYER:STUDENT_LAYER (repeatable), e.g. features.6:features.6."
+        None,
+        "--feature",
+        "-f",
+        help="Feature hint TEACHER_LAYER:STUDENT_LAYER (repeatable), e.g. features.6:features.6.",
     ),
     feature_weight: float = typer.Option(1.0, "--feature-weight", help="Weight β of the feature MSE."),
     epochs: int = typer.Option(10, "--epochs", "-e", min=1, help="Training epochs."),
@@ -57,24 +62,42 @@ def distill(
     from edgeopt.data import list_datasets
 
     dataset = data or teacher_model.metadata.get("dataset")
-    if not data and dataset not in list_datasets():
-        raise EdgeoptError("the teacher does not name a bundled dataset it was trained on",
-                           hint="pass the data with --data NAME_OR_PATH")
+    if not isinstance(dataset, str) or (not data and dataset not in list_datasets()):
+        raise EdgeoptError(
+            "the teacher does not name a bundled dataset it was trained on",
+            hint="pass the data with --data NAME_OR_PATH",
+        )
     splits = load_dataset(dataset)
     check_input_size(teacher_model, splits)  # a teacher made for other inputs means nothing here
-    train = make_config(TrainConfig, epochs=epochs, batch_size=batch_size, lr=lr, augment_shift=augment_shift,
-                        seed=seed)
-    config = make_config(Distill, teacher=str(teacher), temperature=temperature, alpha=alpha,
-                         features=feature or None, feature_weight=feature_weight, train=train)
+    train = make_config(
+        TrainConfig, epochs=epochs, batch_size=batch_size, lr=lr, augment_shift=augment_shift, seed=seed
+    )
+    config = make_config(
+        Distill,
+        teacher=str(teacher),
+        temperature=temperature,
+        alpha=alpha,
+        features=feature or None,
+        feature_weight=feature_weight,
+        train=train,
+    )
     seed_everything(seed)  # the student's initial weights, so a run is repeatable
     opened = open_source(student, model_arg=model_arg, trust_code=trust_code, data=splits)
     teacher_row = _summary(teacher_model.model, str(teacher), splits)
-    applied = run_transform(config, opened, out, data=splits, resolve=lambda _: teacher_model.model,
-                            extra={"teacher": teacher_row, "dataset": splits.summary()})
+    applied = run_transform(
+        config,
+        opened,
+        out,
+        data=splits,
+        resolve=lambda _: teacher_model.model,
+        extra={"teacher": teacher_row, "dataset": splits.summary()},
+    )
     show(applied, as_json, title=f"Distillation (T={temperature:g}, α={alpha:g}; test split of {splits.name})")
     if not as_json:
-        console.print(f"teacher {teacher}: {teacher_row['params']:,} params, test accuracy "
-                      f"{teacher_row['test_accuracy']:.2%}", highlight=False)
+        console.print(
+            f"teacher {teacher}: {teacher_row['params']:,} params, test accuracy {teacher_row['test_accuracy']:.2%}",
+            highlight=False,
+        )
 
 
 def _summary(model: nn.Module, source: str, splits: DatasetSplits) -> dict[str, Any]:
@@ -82,5 +105,9 @@ def _summary(model: nn.Module, source: str, splits: DatasetSplits) -> dict[str, 
     from edgeopt.train import evaluate
 
     cost = profile(model, input_size=splits.input_shape())
-    return {"source": source, "params": cost.params, "macs": cost.macs,
-            "test_accuracy": evaluate(model, splits.test).accuracy}
+    return {
+        "source": source,
+        "params": cost.params,
+        "macs": cost.macs,
+        "test_accuracy": evaluate(model, splits.test).accuracy,
+    }

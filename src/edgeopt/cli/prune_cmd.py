@@ -19,20 +19,32 @@ from edgeopt.cli.transform_run import run_transform, show
 from edgeopt.errors import EdgeoptError, suggest
 
 METHODS = ("structured", "magnitude")
-DENSE_NOTE = ("Unstructured sparsity: the file compresses, but dense runtimes (ONNX Runtime, "
-              "ExecuTorch) still multiply every zero, so the model runs no faster. Use "
-              "--method structured for speed.")
+DENSE_NOTE = (
+    "Unstructured sparsity: the file compresses, but dense runtimes (ONNX Runtime, "
+    "ExecuTorch) still multiply every zero, so the model runs no faster. Use "
+    "--method structured for speed."
+)
 
 
 def prune(
     model: str = typer.Argument(..., help=MODEL_HELP),
-    method: str = typer.Option("structured", "--method", "-m", help="structured (remove channels) or magnitude (zero weights)."),
-    ratio: float = typer.Option(0.5, "--ratio", "-r", help="Fraction of channels (structured) or weights (magnitude) to remove, in (0, 1)."),
-    importance: str = typer.Option("l1", "--importance", help="Structured: l1, l2, bn_scale or taylor (scored on 256 training images)."),
-    scope: str = typer.Option(None, "--scope", help="Structured: uniform (default) or global. Magnitude: global (default) or layer."),
+    method: str = typer.Option(
+        "structured", "--method", "-m", help="structured (remove channels) or magnitude (zero weights)."
+    ),
+    ratio: float = typer.Option(
+        0.5, "--ratio", "-r", help="Fraction of channels (structured) or weights (magnitude) to remove, in (0, 1)."
+    ),
+    importance: str = typer.Option(
+        "l1", "--importance", help="Structured: l1, l2, bn_scale or taylor (scored on 256 training images)."
+    ),
+    scope: str = typer.Option(
+        None, "--scope", help="Structured: uniform (default) or global. Magnitude: global (default) or layer."
+    ),
     round_to: int = typer.Option(None, "--round-to", help="Structured: keep channel counts multiples of this (8, 16)."),
     exclude: list[str] = typer.Option(None, "--exclude", help="Module to leave whole (repeatable)."),
-    finetune_epochs: int = typer.Option(2, "--finetune-epochs", "-e", min=0, help="Fine-tuning epochs per round (0: none)."),
+    finetune_epochs: int = typer.Option(
+        2, "--finetune-epochs", "-e", min=0, help="Fine-tuning epochs per round (0: none)."
+    ),
     rounds: int = typer.Option(1, "--rounds", min=1, help="Prune → fine-tune rounds (magnitude: gradual steps)."),
     lr: float = typer.Option(1e-3, "--lr", help="Fine-tuning learning rate (AdamW, cosine)."),
     data: str = typer.Option("mnist5k", "--data", "-d", help="Dataset: fine-tuning (train/val) and accuracy (test)."),
@@ -41,28 +53,56 @@ def prune(
     weights: Path = WEIGHTS_OPTION,
     trust_code: bool = TRUST_OPTION,
     threads: int = typer.Option(2, "--threads", "-t", help="Threads for the latency comparison."),
-    latency: bool = typer.Option(True, "--latency/--no-latency", help="Structured: time both models in ONNX Runtime, side by side."),
+    latency: bool = typer.Option(
+        True, "--latency/--no-latency", help="Structured: time both models in ONNX Runtime, side by side."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table."),
 ) -> None:
     """Prune MODEL, fine-tune it on DATA, save the pruned checkpoint, compare before and after."""
     if method not in METHODS:
-        raise EdgeoptError(f"unknown pruning method {method!r}", hint=suggest(method, METHODS) or f"use one of {METHODS}")
+        raise EdgeoptError(
+            f"unknown pruning method {method!r}", hint=suggest(method, METHODS) or f"use one of {METHODS}"
+        )
     from edgeopt.prune import MagnitudePrune, StructuredPrune
     from edgeopt.train import TrainConfig
 
     fine_tune = TrainConfig(epochs=finetune_epochs, lr=lr, progress=False, seed=0) if finetune_epochs else None
     if method == "structured":
-        config = make_config(StructuredPrune, ratio=ratio, importance=importance, scope=scope or "uniform", round_to=round_to,
-                                 exclude=exclude or None, rounds=rounds, fine_tune=fine_tune)
+        config = make_config(
+            StructuredPrune,
+            ratio=ratio,
+            importance=importance,
+            scope=scope or "uniform",
+            round_to=round_to,
+            exclude=exclude or None,
+            rounds=rounds,
+            fine_tune=fine_tune,
+        )
     else:
-        config = make_config(MagnitudePrune, sparsity=ratio, scope=scope or "global", exclude=exclude or None, fine_tune=fine_tune,
-                                schedule="gradual" if rounds > 1 else "oneshot", pruning_steps=rounds)
+        config = make_config(
+            MagnitudePrune,
+            sparsity=ratio,
+            scope=scope or "global",
+            exclude=exclude or None,
+            fine_tune=fine_tune,
+            schedule="gradual" if rounds > 1 else "oneshot",
+            pruning_steps=rounds,
+        )
     splits = load_data(data)
     opened = open_source(model, model_arg=model_arg, weights=weights, trust_code=trust_code, data=splits)
-    applied = run_transform(config, opened, out, data=splits, threads=threads,
-                            latency="onnx" if latency and method == "structured" else None)
-    show(applied, as_json, title=f"Pruning ({method}, ratio {ratio}, {finetune_epochs} fine-tuning epoch(s) "
-                                 f"× {rounds} round(s))")
+    applied = run_transform(
+        config,
+        opened,
+        out,
+        data=splits,
+        threads=threads,
+        latency="onnx" if latency and method == "structured" else None,
+    )
+    show(
+        applied,
+        as_json,
+        title=f"Pruning ({method}, ratio {ratio}, {finetune_epochs} fine-tuning epoch(s) × {rounds} round(s))",
+    )
     if method == "magnitude" and not as_json:
         from edgeopt.cli.common import console
 

@@ -45,7 +45,9 @@ def quantize(
     if method not in METHODS:
         raise EdgeoptError(f"unknown method {method!r}", hint=suggest(method, METHODS) or f"use one of {METHODS}")
     if backend not in FORMATS:
-        raise EdgeoptError(f"unknown backend {backend!r}", hint=suggest(backend, FORMATS) or f"use one of {tuple(FORMATS)}")
+        raise EdgeoptError(
+            f"unknown backend {backend!r}", hint=suggest(backend, FORMATS) or f"use one of {tuple(FORMATS)}"
+        )
     from edgeopt.cli.transform_run import run_transform, show
     from edgeopt.quantize import DynamicQuant, Ptq, Qat
     from edgeopt.quantize.calibration import check_method
@@ -53,18 +55,26 @@ def quantize(
 
     check_method(calibration)
     if method == "ptq":
-        config = make_config(Ptq, backend=backend, calibration=calibration, calibration_samples=calibration_size,
-                             max_drop=max_drop)
+        config = make_config(
+            Ptq, backend=backend, calibration=calibration, calibration_samples=calibration_size, max_drop=max_drop
+        )
     elif method == "qat":
-        config = make_config(Qat, backend=backend, calibration_samples=calibration_size,
-                             train=make_config(TrainConfig, epochs=epochs, lr=1e-4, progress=False))
+        config = make_config(
+            Qat,
+            backend=backend,
+            calibration_samples=calibration_size,
+            train=make_config(TrainConfig, epochs=epochs, lr=1e-4, progress=False),
+        )
     else:
         config = make_config(DynamicQuant, backend=backend)
     splits = load_data(data)
     opened = open_source(model, model_arg=model_arg, weights=weights, trust_code=trust_code, data=splits)
     applied = run_transform(config, opened, output, data=splits, latency=FORMATS[backend], threads=threads)
-    show(applied, as_json, title=f"Quantization ({method}, {backend}"
-         + (f", {calibration} calibration)" if method == "ptq" else ")"))
+    show(
+        applied,
+        as_json,
+        title=f"Quantization ({method}, {backend}" + (f", {calibration} calibration)" if method == "ptq" else ")"),
+    )
     kept = applied.result.report["quantization"].get("float_layers")
     if kept and not as_json:
         from edgeopt.cli.common import console

@@ -117,7 +117,7 @@ def _latency(applied: Applied, example: Any, data: DatasetSplits | None, fmt: st
             files.append(export.apply(applied.model, Inputs(example=example, out_dir=Path(tmp), name="after"))
                          .artifacts[0])
         measured = Bench(threads=threads, memory=False, runs=60, rounds=3).measure(files, data)
-    for side, art in zip(("before", "after"), measured):
+    for side, art in zip(("before", "after"), measured, strict=True):
         m = art.measurements[-1]
         rows[side].update(latency_ms=m.latency_ms_median, latency_spread_ms=m.latency_ms_spread,
                           file_bytes=art.size_bytes, file_accuracy=m.accuracy, runtime=m.runtime)

@@ -16,7 +16,9 @@ from torch import Tensor, nn
 from edgeopt.data import DatasetSplits
 
 
-def model_metrics(model: nn.Module, data: DatasetSplits, example_input: Tensor) -> tuple[dict[str, Any], dict[str, Any]]:
+def model_metrics(
+    model: nn.Module, data: DatasetSplits, example_input: Tensor
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Test accuracy and exact costs of ``model``; returns ``(metrics, profile dict)``.
 
     ``nonzero_params`` counts parameters that are not exactly zero, so unstructured sparsity

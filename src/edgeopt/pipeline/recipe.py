@@ -22,8 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_serializer, f
 from edgeopt.errors import EdgeoptError, suggest
 from edgeopt.pipeline.sources import DataSource, ModelSource
 from edgeopt.pipeline.step import RecipeStep, StepError, parse_step
-from edgeopt.pipeline.yaml_lines import Path as KeyPath
-from edgeopt.pipeline.yaml_lines import line_of, load_yaml_with_lines
+from edgeopt.pipeline.yaml_lines import Path as KeyPath, line_of, load_yaml_with_lines
 from edgeopt.train import TrainConfig
 from edgeopt.utils.validation import describe_error, field_loc, first_error
 

@@ -109,7 +109,7 @@ class RunDir:
 
     def finished_records(self) -> list[dict[str, Any]]:
         """``step.json`` of each finished step, in order, stopping at the first unfinished one."""
-        records = []
+        records: list[dict[str, Any]] = []
         paths = (self.root / STEPS_DIR).glob(f"*/{STEP_FILE}")
         for path in sorted(paths, key=lambda p: int(p.parent.name.split("_")[0])):
             record = json.loads(path.read_text(encoding="utf-8"))

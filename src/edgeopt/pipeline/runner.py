@@ -197,7 +197,8 @@ class _Run:
         details = {**cand.details, **out.details, "profile": profile}
         return cand.evolve(metrics=metrics, details=details, checkpoint=str(path.relative_to(self.dir.root)))
 
-    def _adopt(self, record: dict[str, Any], cand: Candidate | None = None, extra: list[Candidate] | None = None) -> None:
+    def _adopt(self, record: dict[str, Any], cand: Candidate | None = None,
+               extra: list[Candidate] | None = None) -> None:
         """Make a finished step's candidates current (from memory, or from its record on resume)."""
         main = cand or Candidate.from_record(record["candidate"])
         others = list(extra or ()) or [Candidate.from_record(r) for r in record.get("updated", [])]

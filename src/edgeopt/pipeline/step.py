@@ -20,7 +20,7 @@ few keys that belong to the run, not to the transform:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, model_validator
 
@@ -30,6 +30,7 @@ from edgeopt.transform import Transform, get_transform
 from edgeopt.utils.validation import describe_error, field_loc, first_error
 
 STEP_KEYS = ("name", "input", "model", "candidates")
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class RecipeStep(BaseModel):
@@ -101,7 +102,7 @@ def parse_step(item: Mapping[str, Any], number: int) -> RecipeStep:
     return _validated(RecipeStep, {**own, "transform": transform}, number, step_type)
 
 
-def _validated(model: type[BaseModel], values: dict[str, Any], number: int, step_type: str) -> Any:
+def _validated(model: type[ModelT], values: dict[str, Any], number: int, step_type: str) -> ModelT:
     try:
         return model.model_validate(values)
     except ValidationError as exc:

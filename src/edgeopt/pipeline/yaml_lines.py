@@ -19,7 +19,7 @@ import yaml
 
 from edgeopt.errors import EdgeoptError
 
-Path = tuple[str | int, ...]
+Path = tuple[str | int | float | bool | None, ...]  # keys of plain YAML mappings, list indices
 
 
 class LineLoader(yaml.SafeLoader):
@@ -42,8 +42,9 @@ class LineLoader(yaml.SafeLoader):
                 key = self.construct_object(key_node, deep=True)
                 if not isinstance(key, (str, int, float, bool)) and key is not None:
                     raise _error(f"a mapping key is not a plain value ({type(key).__name__})", key_node)
-                lines[(*path, key)] = key_node.start_mark.line + 1
-                out[key] = self._build(value_node, (*path, key), lines)
+                key_path = (*path, key)
+                lines[key_path] = key_node.start_mark.line + 1
+                out[key] = self._build(value_node, key_path, lines)
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self._build(item, (*path, i), lines) for i, item in enumerate(node.value)]
