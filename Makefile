@@ -1,6 +1,6 @@
-# The two commands of the README: `make demo` (the main job) and `make test` (the suite).
+# The two commands of the README: `make demo` (the main job) and `make test` (lint, types, the suite).
 # Both set up .venv first (scripts/setup.sh; a no-op when nothing changed).
-.PHONY: setup demo test test-fast
+.PHONY: setup demo lint test test-fast
 
 setup:
 	bash scripts/setup.sh
@@ -8,8 +8,13 @@ setup:
 demo: setup
 	.venv/bin/edgeopt demo
 
-test: setup
+# ruff (style, bugs) on everything Python; strict mypy on src/ (configured in pyproject.toml).
+lint: setup
+	.venv/bin/ruff check src tests benchmarks
+	.venv/bin/mypy
+
+test: lint
 	.venv/bin/python -m pytest -q
 
-test-fast: setup
+test-fast: lint
 	.venv/bin/python -m pytest -q -m "not slow"
