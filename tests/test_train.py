@@ -1,3 +1,4 @@
+import itertools
 import random
 
 import numpy as np
@@ -172,7 +173,7 @@ def test_lr_schedule_warmup_then_cosine():
     factors = [_lr_factor(s, total=100, warmup=10, schedule="cosine") for s in range(100)]
     assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
     assert factors[10] == pytest.approx(1.0)
-    assert all(a >= b for a, b in zip(factors[10:], factors[11:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(factors[10:]))
     assert 0 < factors[-1] < 0.01
     assert _lr_factor(50, 100, 0, "constant") == 1.0
 

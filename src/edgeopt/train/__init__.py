@@ -33,7 +33,21 @@ _EXPORTS: dict[str, str] = {
     "Train": "edgeopt.train.transform",
 }
 
-__all__ = sorted(_EXPORTS)
+# Literal, not sorted(_EXPORTS): mypy reads only a literal __all__ and would export nothing.
+__all__ = [
+    "EvalResult",
+    "LossFn",
+    "LossOutput",
+    "StepCallback",
+    "Train",
+    "TrainConfig",
+    "TrainResult",
+    "cross_entropy_loss",
+    "evaluate",
+    "fit",
+    "predict",
+    "seed_everything",
+]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 from torch.nn.modules.conv import _ConvNd
@@ -11,8 +13,8 @@ from edgeopt.errors import EdgeoptError
 from edgeopt.utils.modes import preserve_modes
 
 
-def _require_nonempty(data: Dataset, what: str) -> None:
-    if len(data) == 0:  # type: ignore[arg-type]
+def _require_nonempty(data: Dataset[Any], what: str) -> None:
+    if len(data) == 0:  # type: ignore[arg-type]  # map-style datasets have __len__; torch's Dataset type omits it
         raise EdgeoptError(f"the {what} data is empty")
 
 

@@ -18,8 +18,6 @@ __all__ = ["EvalResult", "evaluate", "predict"]
 
 
 @dataclass
-
-
 class EvalResult:
     """Accuracy (0..1) and mean cross-entropy loss over ``n`` samples."""
 
@@ -31,7 +29,8 @@ class EvalResult:
         """Plain, JSON-serialisable form (for results.json)."""
         return asdict(self)
 
-def evaluate(model: nn.Module, data: Dataset, batch_size: int = 512) -> EvalResult:
+
+def evaluate(model: nn.Module, data: Dataset[Any], batch_size: int = 512) -> EvalResult:
     """Accuracy and cross-entropy of ``model`` on ``data``, in eval mode, without gradients.
 
     Each module's train/eval mode is restored afterwards.
@@ -52,7 +51,7 @@ def evaluate(model: nn.Module, data: Dataset, batch_size: int = 512) -> EvalResu
     )
 
 
-def predict(model: nn.Module, data: Dataset | Tensor, batch_size: int = 512) -> Tensor:
+def predict(model: nn.Module, data: Dataset[Any] | Tensor, batch_size: int = 512) -> Tensor:
     """Logits of ``model`` for every sample of ``data`` (a dataset or a batch tensor), in order.
 
     Example:
@@ -62,11 +61,12 @@ def predict(model: nn.Module, data: Dataset | Tensor, batch_size: int = 512) -> 
     logits, _ = _infer(model, data, batch_size)
     return logits
 
+
 # --- inference internals ------------------------------------------------------------------------
 
 
 def _infer(
-    model: nn.Module, data: Dataset | Tensor, batch_size: int
+    model: nn.Module, data: Dataset[Any] | Tensor, batch_size: int
 ) -> tuple[Tensor, Tensor | None]:
     """Logits (and labels, if the data has them) for all of ``data`` in eval mode."""
     if isinstance(data, Tensor):

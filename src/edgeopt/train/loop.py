@@ -8,7 +8,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 from torch import Tensor, nn
@@ -23,20 +23,38 @@ from edgeopt.train.progress import _format_row, _ProgressBar, _val_text
 from edgeopt.train.seeding import seed_everything
 from edgeopt.utils.modes import device_of, preserve_modes
 
-__all__ = ["StepCallback", "TrainResult", "fit"]
+__all__ = ["EpochRow", "StepCallback", "TrainResult", "fit"]
 
 log = logging.getLogger(__name__)
 
 StepCallback = Callable[[nn.Module, int], None]
 
 
+class EpochStats(TypedDict):
+    """The training side of one epoch: mean loss and accuracy, and the last learning rate."""
+
+    train_loss: float
+    train_acc: float
+    lr: float
+
+
+class EpochRow(TypedDict):
+    """One row of :attr:`TrainResult.history`; ``val_*`` are None without val data."""
+
+    epoch: int
+    train_loss: float
+    train_acc: float
+    lr: float
+    val_acc: float | None
+    val_loss: float | None
+    seconds: float
+
+
 @dataclass
-
-
 class TrainResult:
     """What :func:`fit` did. Epochs are numbered from 1; ``best_*`` are None without val data."""
 
-    history: list[dict[str, Any]]
+    history: list[EpochRow]
     best_val_acc: float | None
     best_epoch: int | None
     seconds: float
@@ -49,8 +67,8 @@ class TrainResult:
 
 def fit(
     model: nn.Module,
-    train_data: Dataset,
-    val_data: Dataset | None = None,
+    train_data: Dataset[Any],
+    val_data: Dataset[Any] | None = None,
     config: TrainConfig | None = None,
     *,
     loss_fn: LossFn | None = None,
@@ -85,8 +103,8 @@ def fit(
     # num_workers=0 and a seeded generator: the shuffle order depends on the seed only.
     loader = DataLoader(train_data, batch_size=cfg.batch_size, shuffle=True, generator=generator)
     trainer = _make_trainer(model, cfg, len(loader), loss_fn, on_step_end, params)
-    history: list[dict[str, Any]] = []
-    best: dict[str, Any] | None = None  # the history row of the best validation epoch
+    history: list[EpochRow] = []
+    best: EpochRow | None = None  # the history row of the best validation epoch
     best_state: dict[str, Any] = {}
     start = time.perf_counter()
     with preserve_modes(model), _ProgressBar(cfg.progress, trainer.total) as bar:
@@ -94,12 +112,12 @@ def fit(
         for epoch in range(1, cfg.epochs + 1):
             epoch_start = time.perf_counter()
             bar.label = f"epoch {epoch}/{cfg.epochs}" + _val_text(history)
-            row = {"epoch": epoch, **trainer.run_epoch(loader, bar.advance)}
-            row.update(val_acc=None, val_loss=None)
+            stats = trainer.run_epoch(loader, bar.advance)
+            row: EpochRow = {"epoch": epoch, **stats, "val_acc": None, "val_loss": None, "seconds": 0.0}
             if val_data is not None:
                 val = evaluate(model, val_data, cfg.eval_batch_size)
-                row.update(val_acc=val.accuracy, val_loss=val.loss)
-                if _is_better(row, best):
+                row["val_acc"], row["val_loss"] = val.accuracy, val.loss
+                if _is_better(val.accuracy, val.loss, best):
                     best, best_state = row, (_snapshot(model) if cfg.restore_best else {})
             row["seconds"] = time.perf_counter() - epoch_start
             history.append(row)
@@ -121,8 +139,6 @@ def fit(
 
 
 @dataclass
-
-
 class _Trainer:
     """The per-step state of one :func:`fit` call."""
 
@@ -136,7 +152,7 @@ class _Trainer:
     steps: int = 0
     num_classes: int | None = None  # known after the first forward pass
 
-    def run_epoch(self, loader: DataLoader, report: Callable[[float], None]) -> dict[str, Any]:
+    def run_epoch(self, loader: DataLoader[Any], report: Callable[[float], None]) -> EpochStats:
         """Train over ``loader`` (or until ``total`` steps); return mean loss, accuracy, lr."""
         loss_sum, correct, seen, lr = 0.0, 0, 0, self.lr_at(self.steps)
         for inputs, targets in _batches(loader, device_of(self.model)):
@@ -165,7 +181,7 @@ class _Trainer:
                 f"the training loss became {loss.item()} at step {self.steps + 1}",
                 hint=f"lower the learning rate (lr={lr:g})",
             )
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         self.optimizer.step()
         self.steps += 1
         for callback in self.callbacks:
@@ -174,7 +190,8 @@ class _Trainer:
 
     def _forward(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
         if self.num_classes is not None:
-            return tuple(self.loss_fn(self.model, inputs, targets))  # type: ignore[return-value]
+            loss, logits = self.loss_fn(self.model, inputs, targets)
+            return loss, logits
         # First batch: a shape error here almost always means model and data don't match.
         try:
             loss, logits = self.loss_fn(self.model, inputs, targets)
@@ -208,11 +225,11 @@ def _make_trainer(
     )
 
 
-def _is_better(row: dict[str, Any], best: dict[str, Any] | None) -> bool:
+def _is_better(val_acc: float, val_loss: float, best: EpochRow | None) -> bool:
     """Higher val accuracy wins; ties (common on small val sets) go to the lower val loss."""
-    if best is None:
+    if best is None or best["val_acc"] is None or best["val_loss"] is None:
         return True
-    return (row["val_acc"], -row["val_loss"]) > (best["val_acc"], -best["val_loss"])
+    return (val_acc, -val_loss) > (best["val_acc"], -best["val_loss"])
 
 
 def _make_optimizer(
@@ -264,6 +281,6 @@ def _count_correct(logits: Tensor, targets: Tensor) -> int:
     return int((logits.argmax(dim=-1) == targets).sum())
 
 
-def _batches(loader: DataLoader, device: torch.device) -> Iterator[tuple[Tensor, Tensor]]:
+def _batches(loader: DataLoader[Any], device: torch.device) -> Iterator[tuple[Tensor, Tensor]]:
     for batch in loader:
         yield batch[0].to(device), batch[1].to(device)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from edgeopt.train.loop import EpochRow
 
 
-def _val_text(history: list[dict[str, Any]]) -> str:
+def _val_text(history: Sequence[EpochRow]) -> str:
     val = history[-1]["val_acc"] if history else None
     return f" val acc {val:.1%}" if val is not None else ""
 
 
-def _format_row(row: dict[str, Any]) -> str:
+def _format_row(row: Mapping[str, object]) -> str:
     return " ".join(f"{k} {v:.4g}" for k, v in row.items() if isinstance(v, float))
 
 
