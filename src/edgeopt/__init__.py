@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from edgeopt.utils.lazy import lazy_exports
 
-__version__ = "0.1.0"
+from edgeopt.version import __version__
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {

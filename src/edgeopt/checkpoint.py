@@ -36,6 +36,7 @@ from edgeopt.lineage import Lineage
 from edgeopt.models.root import ModelRoot, Trust
 from edgeopt.models.weights import load_state_checked
 from edgeopt.utils import atomic_path
+from edgeopt.version import __version__
 
 __all__ = ["FORMAT", "VERSION", "Checkpoint", "load_checkpoint", "save_checkpoint"]
 
@@ -108,7 +109,7 @@ def save_checkpoint(
     if lineage is not None and input_size is not None:
         lineage = lineage.model_copy(update={"input_size": tuple(int(d) for d in input_size)})
     header = {"lineage": None if lineage is None else lineage.model_dump(mode="json"),
-              "metadata": _plain(dict(metadata or {}), "metadata")}
+              "metadata": _plain(dict(metadata or {}), "metadata"), "edgeopt_version": __version__}
     program = lineage.root.program if lineage is not None else None
     state = dict(model.state_dict())
     target = Path(path)

@@ -242,7 +242,7 @@ class _Run:
         return get_device(self.recipe.target)
 
     def _results(self, device: Any = None) -> Any:
-        from edgeopt import __version__
+        from edgeopt.version import __version__
         from edgeopt.report import validate_results
 
         data: dict[str, Any] = {
