@@ -44,7 +44,8 @@ def test_int8_pte_is_small_accurate_and_measured_on_the_artifact(wide_cnn, mnist
     assert fp32.size_bytes / art.size_bytes >= 3.8
     assert art.metadata["delegation"]["non_delegated_nodes"] == 0
     assert result.metadata["bn_folding"] in ("edgeopt.fuse", "pt2e")
-    assert result.float_accuracy > 0.3  # well above chance (0.1): the model learned something, so the drop means something
+    # well above chance (0.1): the model learned something, so the drop means something
+    assert result.float_accuracy > 0.3
     assert abs(result.accuracy_drop) <= 3.0  # points, on 120 test images
     assert all(torch.equal(before[k], v) for k, v in wide_cnn.state_dict().items())  # untouched
 

@@ -14,6 +14,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from edgeopt.utils.lazy import lazy_exports
 
 # public name -> module that defines it
@@ -35,10 +37,36 @@ _EXPORTS: dict[str, str] = {
     "DynamicQuant": "edgeopt.quantize.transforms",
 }
 
-__all__ = sorted([*_EXPORTS, "qat"])
+# Literal, not sorted(_EXPORTS): mypy reads only a literal __all__ and would export nothing.
+__all__ = [
+    "BACKENDS",
+    "CALIBRATION_METHODS",
+    "DynamicQuant",
+    "Ptq",
+    "Qat",
+    "QuantizationResult",
+    "SensitivityReport",
+    "dynamic",
+    "ptq",
+    "ptq_executorch",
+    "qat",
+    "quantize_onnx_static",
+    "quantize_pt2e",
+    "sensitivity",
+]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 # ``qat`` is both a submodule and the function it defines. Bind the function eagerly: a lazy
 # binding is replaced by the module the first time anything imports ``edgeopt.quantize.qat``.
 from edgeopt.quantize.qat import qat  # noqa: E402
+
+if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
+    from edgeopt.quantize.api import BACKENDS as BACKENDS, ptq as ptq
+    from edgeopt.quantize.calibration import CALIBRATION_METHODS as CALIBRATION_METHODS
+    from edgeopt.quantize.onnx_dynamic import dynamic as dynamic
+    from edgeopt.quantize.onnx_sensitivity import SensitivityReport as SensitivityReport, sensitivity as sensitivity
+    from edgeopt.quantize.onnx_static import quantize_onnx_static as quantize_onnx_static
+    from edgeopt.quantize.pt2e import ptq_executorch as ptq_executorch, quantize_pt2e as quantize_pt2e
+    from edgeopt.quantize.result import QuantizationResult as QuantizationResult
+    from edgeopt.quantize.transforms import DynamicQuant as DynamicQuant, Ptq as Ptq, Qat as Qat

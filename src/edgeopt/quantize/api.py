@@ -55,7 +55,7 @@ def ptq(
     path: str | os.PathLike[str],
     calibration: str = "minmax",
     example_input: Tensor | None = None,
-    eval_data: Dataset | None = None,
+    eval_data: Dataset[Any] | None = None,
     max_drop: float | None = None,
     per_channel: bool = True,
     activation_type: str = "uint8",

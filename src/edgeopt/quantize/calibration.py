@@ -113,7 +113,7 @@ def _as_array(data: Any) -> np.ndarray:
     return np.ascontiguousarray(data, dtype=np.float32)
 
 
-class BatchReader(CalibrationDataReader):
+class BatchReader(CalibrationDataReader):  # type: ignore[misc]  # onnxruntime ships no type information
     """Feeds ``samples`` to ORT's calibrators in batches under the model's input name."""
 
     def __init__(self, samples: np.ndarray, input_name: str, batch_size: int = 32) -> None:

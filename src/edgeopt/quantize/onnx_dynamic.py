@@ -57,7 +57,8 @@ def dynamic(
         op_types: ONNX op types to quantize.
         parity_data: Real inputs to compare eager and int8 outputs on (default: the example).
         reduce_range: 7-bit weights; ``"auto"``: on x86 without VNNI, where ORT's u8×s8
-            MatMulInteger kernels saturate int16 sums (a random MLP's max error fell from 21% of the output scale to under 5% here).
+            MatMulInteger kernels saturate int16 sums (a random MLP's max error fell from 21% of
+            the output scale to under 5% here).
 
     Returns:
         The int8 :class:`Artifact` (``metadata["mode"] == "dynamic"``, ``fp32_size_bytes``).

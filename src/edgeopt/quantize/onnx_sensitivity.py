@@ -81,7 +81,7 @@ class SensitivityReport:
 def sensitivity(
     model: nn.Module,
     calibration_data: Any,
-    eval_data: Dataset | Tensor | np.ndarray,
+    eval_data: Dataset[Any] | Tensor | np.ndarray,
     *,
     calibration: str = "minmax",
     example_input: Tensor | None = None,

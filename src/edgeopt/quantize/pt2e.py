@@ -93,7 +93,7 @@ def capture_for_quantization(model: nn.Module, example_input: Tensor) -> torch.f
 
 def quantize_pt2e(
     model: nn.Module,
-    calibration_data: Tensor | Dataset,
+    calibration_data: Tensor | Dataset[Any],
     example_input: Tensor | None = None,
     *,
     per_channel: bool = True,
@@ -145,11 +145,11 @@ def _quantize(
 
 def ptq_executorch(
     model: nn.Module,
-    calibration_data: Tensor | Dataset,
+    calibration_data: Tensor | Dataset[Any],
     path: str | os.PathLike[str],
     *,
     example_input: Tensor | None = None,
-    eval_data: Dataset | None = None,
+    eval_data: Dataset[Any] | None = None,
     per_channel: bool = True,
     check: bool = True,
 ) -> QuantizationResult:
@@ -243,14 +243,16 @@ def fold_batchnorm(model: nn.Module, example: Tensor) -> tuple[nn.Module, str]:
         return copied, "pt2e"
 
 
-def calibrate(prepared: torch.fx.GraphModule, batches: Sequence[Tensor]) -> None:
+def calibrate(prepared: nn.Module, batches: Sequence[Tensor]) -> None:
     """Run calibration batches through a prepared (observed) model, without gradients."""
     with torch.no_grad():
         for batch in batches:
             prepared(batch)
 
 
-def calibration_batches(data: Tensor | Dataset | Sequence[Tensor], batch_size: int = CALIBRATION_BATCH) -> list[Tensor]:
+def calibration_batches(
+    data: Tensor | Dataset[Any] | Sequence[Tensor], batch_size: int = CALIBRATION_BATCH
+) -> list[Tensor]:
     """Calibration inputs as float batches, checked: not empty, finite, N x C x H x W.
 
     Accepts a tensor, a ``TensorDataset`` / dataset of ``(input, label)`` pairs, or a list of
@@ -267,7 +269,7 @@ def calibration_batches(data: Tensor | Dataset | Sequence[Tensor], batch_size: i
         batches = [b.detach().float() for b in data]
     else:
         images = _images_of(data)
-        batches = list(images.detach().float().split(batch_size)) if len(images) else []
+        batches = list(torch.split(images.detach().float(), batch_size)) if len(images) else []
     if not batches or sum(len(b) for b in batches) < MIN_CALIBRATION_SAMPLES:
         raise EdgeoptError("the calibration data is empty",
                            hint="pass real input samples, e.g. calibration_subset(splits.train, 512)")
@@ -280,7 +282,7 @@ def calibration_batches(data: Tensor | Dataset | Sequence[Tensor], batch_size: i
     return batches
 
 
-def float_accuracy(model: nn.Module, data: Dataset | None) -> float | None:
+def float_accuracy(model: nn.Module, data: Dataset[Any] | None) -> float | None:
     """Top-1 of the eager float model on ``data`` (None without data)."""
     if data is None:
         return None
@@ -289,7 +291,7 @@ def float_accuracy(model: nn.Module, data: Dataset | None) -> float | None:
     return evaluate(model, data).accuracy
 
 
-def artifact_accuracy(artifact: Artifact, data: Dataset | None, threads: int = 2) -> float | None:
+def artifact_accuracy(artifact: Artifact, data: Dataset[Any] | None, threads: int = 2) -> float | None:
     """Top-1 of the artifact's own outputs in its runtime (None without data)."""
     if data is None:
         return None
@@ -314,9 +316,10 @@ def _check_model(model: Any) -> None:
 def _images_of(data: Any) -> Tensor:
     if isinstance(data, Tensor):
         return data
-    tensors = getattr(data, "tensors", None)
+    tensors = getattr(data, "tensors", None)  # a TensorDataset, or anything shaped like one
     if tensors:
-        return tensors[0]
+        images: Tensor = tensors[0]
+        return images
     try:
         items = [data[i] for i in range(len(data))]
     except TypeError as exc:

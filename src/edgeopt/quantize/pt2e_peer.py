@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import os
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -31,11 +32,11 @@ from edgeopt.utils import atomic_path
 
 def executorch_peer_ptq(
     model: nn.Module,
-    calibration_data: Tensor | Dataset,
+    calibration_data: Tensor | Dataset[Any],
     path: str | os.PathLike[str],
     *,
     example_input: Tensor | None = None,
-    eval_data: Dataset | None = None,
+    eval_data: Dataset[Any] | None = None,
 ) -> QuantizationResult:
     """Quantize and lower ``model`` exactly as ExecuTorch's XNNPACK docs show; write ``path``.
 
@@ -66,7 +67,7 @@ def executorch_peer_ptq(
         prepared = prepare_pt2e(graph, quantizer)
         with torch.no_grad():
             for batch in batches:  # the docs feed samples one at a time, at the export's shape
-                for one in batch.split(sample.shape[0]):
+                for one in torch.split(batch, sample.shape[0]):
                     if one.shape[0] == sample.shape[0]:
                         prepared(one)
         quantized = convert_pt2e(prepared)

@@ -88,7 +88,8 @@ class ModeSyncedGraph(nn.Module):
         if self._applied is not self.training:
             sync_graph_mode(self.graph, self.training)
             self._applied = self.training
-        return self.graph(x)
+        logits: Tensor = self.graph(x)
+        return logits
 
 
 def sync_graph_mode(graph: torch.fx.GraphModule, training: bool) -> None:
@@ -102,14 +103,14 @@ def sync_graph_mode(graph: torch.fx.GraphModule, training: bool) -> None:
 
 def qat(
     model: nn.Module,
-    train: Dataset,
-    val: Dataset | None,
+    train: Dataset[Any],
+    val: Dataset[Any] | None,
     config: TrainConfig,
     *,
     backend: str = "executorch",
     path: str | os.PathLike[str],
-    eval_data: Dataset | None = None,
-    calibration_data: Tensor | Dataset | None = None,
+    eval_data: Dataset[Any] | None = None,
+    calibration_data: Tensor | Dataset[Any] | None = None,
     per_channel: bool = True,
 ) -> QuantizationResult:
     """Fine-tune ``model`` with fake quantization, convert it to int8 and write the artifact.
@@ -178,7 +179,10 @@ def prepare_qat(
     copied = copy.deepcopy(model).train()
     graph = capture_for_quantization(copied, example_input)
     with _quiet():
-        return prepare_qat_pt2e(graph, xnnpack_quantizer(per_channel, qat=True, weight_bits=weight_bits))
+        prepared: torch.fx.GraphModule = prepare_qat_pt2e(
+            graph, xnnpack_quantizer(per_channel, qat=True, weight_bits=weight_bits)
+        )
+    return prepared
 
 
 def convert_qat(prepared: torch.fx.GraphModule) -> torch.fx.GraphModule:
@@ -189,7 +193,8 @@ def convert_qat(prepared: torch.fx.GraphModule) -> torch.fx.GraphModule:
     sync_graph_mode(prepared, training=False)
     with _quiet():
         converted = convert_pt2e(prepared)
-    return allow_exported_model_train_eval(converted)
+    with_modes: torch.fx.GraphModule = allow_exported_model_train_eval(converted)
+    return with_modes
 
 
 def _write_onnx_qdq(
@@ -203,13 +208,14 @@ def _write_onnx_qdq(
     return artifact.model_copy(update={"precision": "int8", "metadata": metadata})
 
 
-def _real_inputs(data: Dataset, n: int = 64) -> Tensor:
-    return torch.stack([_first_input(torch.utils.data.Subset(data, [i]))[0] for i in range(min(n, len(data)))])
+def _real_inputs(data: Dataset[Any], n: int = 64) -> Tensor:
+    count = min(n, len(data))  # type: ignore[arg-type]  # Dataset declares no __len__; map-style ones have it
+    return torch.stack([_first_input(torch.utils.data.Subset(data, [i]))[0] for i in range(count)])
 
 
-def _first_input(data: Dataset) -> Tensor:
-    if len(data) == 0:
+def _first_input(data: Dataset[Any]) -> Tensor:
+    if len(data) == 0:  # type: ignore[arg-type]  # Dataset declares no __len__; map-style ones have it
         raise EdgeoptError("the training data is empty", hint="QAT fine-tunes on real labelled data")
     item = data[0]
-    sample = item[0] if isinstance(item, (list, tuple)) else item
+    sample: Tensor = item[0] if isinstance(item, (list, tuple)) else item
     return sample.unsqueeze(0).float()

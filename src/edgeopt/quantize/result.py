@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgeopt.artifact import Artifact
+
+if TYPE_CHECKING:  # onnx_sensitivity imports ONNX Runtime; a result does not need it
+    from edgeopt.quantize.onnx_sensitivity import SensitivityReport
 
 
 @dataclass
@@ -20,7 +23,7 @@ class QuantizationResult:
         float_accuracy: Top-1 of the float model on ``eval_data`` (None when no data was given).
         int8_accuracy: Top-1 measured on ``artifact`` in its runtime, never a simulation's.
         float_layers: Layers kept in float by the sensitivity fallback (empty: all int8).
-        sensitivity: Per-layer sensitivity rows, when they were computed.
+        sensitivity: The per-layer sensitivity report, when it was computed.
         metadata: Anything else worth recording (engine versions, options).
     """
 
@@ -31,7 +34,7 @@ class QuantizationResult:
     float_accuracy: float | None = None
     int8_accuracy: float | None = None
     float_layers: list[str] = field(default_factory=list)
-    sensitivity: Any = None
+    sensitivity: SensitivityReport | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -43,7 +46,7 @@ class QuantizationResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-serialisable form."""
-        sens = self.sensitivity.to_dict() if hasattr(self.sensitivity, "to_dict") else self.sensitivity
+        sens = self.sensitivity.to_dict() if self.sensitivity is not None else None
         return {
             "artifact": self.artifact.to_dict(),
             "backend": self.backend,

@@ -18,12 +18,14 @@ changes nothing.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 from torch import nn
 
 from edgeopt.artifact import artifact_suffix
+from edgeopt.quantize.result import QuantizationResult
 from edgeopt.train import TrainConfig
 from edgeopt.transform import Inputs, Result, Transform, register_transform
 
@@ -31,7 +33,7 @@ Backend = Literal["onnxruntime", "executorch"]
 _FORMAT = {"onnxruntime": "onnx", "executorch": "executorch"}
 
 
-def _int8_path(inputs: Inputs, backend: str) -> Any:
+def _int8_path(inputs: Inputs, backend: str) -> Path:
     return inputs.path(artifact_suffix(_FORMAT[backend], "int8"))
 
 
@@ -92,7 +94,6 @@ class DynamicQuant(Transform):
     def apply(self, model: nn.Module, inputs: Inputs) -> Result:
         from edgeopt.quantize.api import ort_accuracy
         from edgeopt.quantize.onnx_dynamic import dynamic
-        from edgeopt.quantize.result import QuantizationResult
 
         artifact = dynamic(model, _int8_path(inputs, self.backend), example_input=inputs.example,
                            per_channel=self.per_channel)
@@ -105,7 +106,7 @@ class DynamicQuant(Transform):
         return quantized(result)
 
 
-def quantized(result: Any) -> Result:
+def quantized(result: QuantizationResult) -> Result:
     """A :class:`~edgeopt.quantize.QuantizationResult` as a transform result: the artifact, its
     accuracy measured on the file, the float model left as it was."""
     metrics: dict[str, Any] = {"float_accuracy": result.float_accuracy, "accuracy_source": "artifact"}
