@@ -37,7 +37,7 @@ def test_each_sample_is_a_translation_within_range():
     s = 2
     out = random_shift(x, s, generator=torch.Generator().manual_seed(1))
     seen = set()
-    for img, res in zip(x, out):
+    for img, res in zip(x, out, strict=True):
         matches = [
             (dy, dx)
             for dy in range(-s, s + 1)

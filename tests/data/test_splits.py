@@ -23,7 +23,7 @@ def test_same_seed_same_split_regardless_of_global_rng():
     torch.rand(10)
     np.random.rand(10)
     b = stratified_split(LABELS, 0.1, 0.2, seed=7)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
     c = stratified_split(LABELS, 0.1, 0.2, seed=8)
     assert not np.array_equal(a[0], c[0])

@@ -18,7 +18,9 @@ a tampered batch fails with an error instead of executing anything.
 from __future__ import annotations
 
 import codecs
+import importlib
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +35,24 @@ META_FILE = "batches.meta"
 MARKERS = (*TRAIN_FILES, TEST_FILE, META_FILE)
 
 
+def _array_internals(core: str) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
+    """numpy's private pickle helpers ``_reconstruct``, ``scalar`` and ``_frombuffer`` in ``core``.
+
+    Looked up by name: they are not part of numpy's typed API.
+    """
+    multiarray = importlib.import_module(f"{core}.multiarray")
+    numeric = importlib.import_module(f"{core}.numeric")
+    try:
+        return multiarray._reconstruct, multiarray.scalar, numeric._frombuffer
+    except AttributeError as e:
+        raise ImportError(f"{core} lacks an array pickle helper: {e}") from e
+
+
 def _allowed_globals() -> dict[tuple[str, str], Any]:
     try:  # numpy >= 2 moved the array internals to numpy._core
-        from numpy._core.multiarray import _reconstruct, scalar
-        from numpy._core.numeric import _frombuffer
+        _reconstruct, scalar, _frombuffer = _array_internals("numpy._core")
     except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core.multiarray import _reconstruct, scalar
-        from numpy.core.numeric import _frombuffer
+        _reconstruct, scalar, _frombuffer = _array_internals("numpy.core")
     allowed: dict[tuple[str, str], Any] = {
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): np.dtype,

@@ -54,9 +54,12 @@ def _image_files(class_dir: Path) -> list[Path]:
 
 def _open(path: Path) -> Image.Image:
     try:
-        with Image.open(path) as im:
-            im.load()  # decode now, so a corrupt file fails here with its name
-            return im.copy()
+        # Not "with Image.open(path) as im": Pillow's __enter__ returns typing.Self, which is not
+        # in Python 3.10's typing (mypy's target here), so im would be Any.
+        image = Image.open(path)
+        with image:
+            image.load()  # decode now, so a corrupt file fails here with its name
+            return image.copy()
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise EdgeoptError(
             f"cannot read image '{path}': {e}", hint="remove or replace the broken file"
@@ -69,7 +72,7 @@ def _hw(im: Image.Image) -> tuple[int, int]:
 
 def _check_same_size(images: list[Image.Image], files: list[Path], root: Path) -> None:
     first = _hw(images[0])
-    for im, f in zip(images, files):
+    for im, f in zip(images, files, strict=True):
         if _hw(im) != first:
             raise EdgeoptError(
                 f"images in '{root}' have different sizes: '{files[0]}' is "
@@ -110,7 +113,8 @@ def _to_array(
         if image_size is not None and a.shape[:2] != tuple(image_size):
             a = _resize(a, image_size)
         out.append(a)
-    return np.stack(out).transpose(0, 3, 1, 2)  # N x H x W x C -> N x C x H x W
+    nchw: np.ndarray = np.stack(out).transpose(0, 3, 1, 2)  # N x H x W x C -> N x C x H x W
+    return nchw
 
 
 def read_image_folder(root: Path, image_size: tuple[int, int] | None = None) -> RawData:

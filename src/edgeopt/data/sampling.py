@@ -6,6 +6,8 @@ a rare class's activations from being missed, and a fixed seed keeps results rep
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
@@ -13,15 +15,15 @@ from torch.utils.data import Dataset, TensorDataset
 from edgeopt.errors import EdgeoptError
 
 
-def _tensors(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+def _tensors(dataset: Dataset[Any]) -> tuple[torch.Tensor, torch.Tensor]:
     if isinstance(dataset, TensorDataset):
         return dataset.tensors[0], dataset.tensors[1]
     # Any map-style dataset of (image, label) pairs: stack it once (calibration sets are small
     # and this runs once per quantization).
-    items = [dataset[i] for i in range(len(dataset))]  # type: ignore[arg-type]
+    items = [dataset[i] for i in range(len(dataset))]  # type: ignore[arg-type]  # map-style: has __len__, untyped
     if not items:
         return torch.empty(0), torch.empty(0, dtype=torch.int64)
-    xs, ys = zip(*items)
+    xs, ys = zip(*items, strict=True)  # every item is an (image, label) pair
     return torch.stack([torch.as_tensor(x) for x in xs]), torch.as_tensor(ys, dtype=torch.int64)
 
 
@@ -42,7 +44,7 @@ def _balanced_order(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def calibration_subset(
-    dataset: Dataset, n: int, seed: int = 0, stratified: bool = True
+    dataset: Dataset[Any], n: int, seed: int = 0, stratified: bool = True
 ) -> TensorDataset:
     """Draw ``n`` examples for quantization calibration, deterministically.
 

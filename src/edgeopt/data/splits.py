@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch.utils.data import TensorDataset
 
@@ -105,7 +106,7 @@ def check_fractions(val_fraction: float, test_fraction: float) -> None:
         )
 
 
-def _labels_1d(labels: Any) -> np.ndarray:
+def _labels_1d(labels: torch.Tensor | npt.ArrayLike) -> np.ndarray:
     y = labels.numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
     if y.ndim != 1 or y.size == 0 or y.dtype.kind not in "iu":
         raise EdgeoptError(
@@ -117,7 +118,7 @@ def _labels_1d(labels: Any) -> np.ndarray:
 def _target(n: int, fraction: float) -> int:
     # Round half up (not to even) so results don't flip on .5; give a split with a positive
     # fraction at least one sample when there are enough for all three splits.
-    t = int(math.floor(n * fraction + 0.5))
+    t = math.floor(n * fraction + 0.5)
     return 1 if fraction > 0 and t == 0 and n >= 3 else t
 
 
@@ -129,7 +130,7 @@ def allocate(counts: np.ndarray, total: int) -> np.ndarray:
     """
     counts = np.asarray(counts, dtype=np.int64)
     exact = counts * (total / max(int(counts.sum()), 1))
-    quota = np.minimum(np.floor(exact).astype(np.int64), counts)
+    quota: np.ndarray = np.minimum(np.floor(exact).astype(np.int64), counts)
     # Hand out the rest by largest remainder; ties go to the bigger class, then the lower index.
     order = np.lexsort((np.arange(len(counts)), -counts, -(exact - quota)))
     for i in order[: max(total - int(quota.sum()), 0)]:
@@ -138,7 +139,7 @@ def allocate(counts: np.ndarray, total: int) -> np.ndarray:
 
 
 def stratified_split(
-    labels: Any, val_fraction: float, test_fraction: float, seed: int
+    labels: torch.Tensor | npt.ArrayLike, val_fraction: float, test_fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split sample indices into train/val/test, keeping each class's proportion in each split.
 
@@ -187,7 +188,7 @@ def stratified_split(
     return train, val, test
 
 
-def stratified_subset(labels: Any, n: int, seed: int) -> np.ndarray:
+def stratified_subset(labels: torch.Tensor | npt.ArrayLike, n: int, seed: int) -> np.ndarray:
     """Sorted indices of at most ``n`` samples keeping class proportions (used by ``limit``)."""
     y = _labels_1d(labels)
     if n >= len(y):
