@@ -59,7 +59,8 @@ class DepthwiseSeparableConv(nn.Module):
         self.pointwise = ConvBNReLU(in_ch, out_ch, 1, 1, relu6=relu6)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.pointwise(self.depthwise(x))
+        out: Tensor = self.pointwise(self.depthwise(x))
+        return out
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:

@@ -20,7 +20,7 @@ MOBILENET_V1_BLOCKS: tuple[tuple[int, int], ...] = (
 
 def _scaled(channels: int, width_mult: float) -> int:
     # The paper thins a layer of M channels to αM; at the published α values these are integers.
-    return max(1, int(round(channels * width_mult)))
+    return max(1, round(channels * width_mult))
 
 
 class MobileNetV1(nn.Module):
@@ -71,7 +71,8 @@ class MobileNetV1(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.pool(self.features(x)).flatten(1)
-        return self.classifier(self.dropout(x))
+        logits: Tensor = self.classifier(self.dropout(x))
+        return logits
 
 
 class ConvMobileNet(MobileNetV1):

@@ -27,7 +27,7 @@ class InvertedResidual(nn.Module):
         super().__init__()
         if stride not in (1, 2):
             raise ValueError(f"stride must be 1 or 2, got {stride}")
-        hidden = int(round(in_ch * expand_ratio))
+        hidden = round(in_ch * expand_ratio)
         self.use_residual = stride == 1 and in_ch == out_ch
         layers: list[nn.Module] = []
         if expand_ratio != 1:
@@ -40,9 +40,8 @@ class InvertedResidual(nn.Module):
         self.conv = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.use_residual:
-            return x + self.conv(x)
-        return self.conv(x)
+        out: Tensor = self.conv(x)
+        return x + out if self.use_residual else out
 
 
 class MobileNetV2(nn.Module):
@@ -90,4 +89,5 @@ class MobileNetV2(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.pool(self.features(x)).flatten(1)
-        return self.classifier(self.dropout(x))
+        logits: Tensor = self.classifier(self.dropout(x))
+        return logits

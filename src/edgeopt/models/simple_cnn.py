@@ -36,4 +36,5 @@ class SimpleCNN(nn.Module):
         init_weights(self)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.classifier(self.pool(self.features(x)).flatten(1))
+        logits: Tensor = self.classifier(self.pool(self.features(x)).flatten(1))
+        return logits
