@@ -51,14 +51,26 @@ class OpCost:
 # Work per output element of element-wise operations (activations, arithmetic, normalisation).
 _ELEMENTWISE: dict[str, int] = {
     **dict.fromkeys(
-        ["add", "sub", "rsub", "mul", "div", "neg", "abs", "exp", "log", "sqrt", "rsqrt", "pow", "square", "reciprocal", "clamp", "clip", "maximum", "minimum", "where", "relu", "relu6", "hardtanh", "sigmoid", "tanh", "hardswish", "hardsigmoid", "silu", "gelu", "elu", "selu", "celu", "leaky_relu", "mish", "softplus", "prelu", "threshold", "erf", "sign"],
+        [
+            "add", "sub", "rsub", "mul", "div", "neg", "abs", "exp", "log", "sqrt", "rsqrt", "pow", "square",
+            "reciprocal", "clamp", "clip", "maximum", "minimum", "where", "relu", "relu6", "hardtanh", "sigmoid",
+            "tanh", "hardswish", "hardsigmoid", "silu", "gelu", "elu", "selu", "celu", "leaky_relu", "mish",
+            "softplus", "prelu", "threshold", "erf", "sign",
+        ],
         1,
     ),
     **dict.fromkeys(["batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm"], 2),
     **dict.fromkeys(["softmax", "log_softmax"], 3),  # exp, sum, divide
 }
-_REDUCTIONS = frozenset(["mean", "sum", "amax", "amin", "max", "min", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"])
-_WINDOW_POOLS = frozenset(["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices"])
+_REDUCTIONS = frozenset([
+    "mean", "sum", "amax", "amin", "max", "min",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+])
+_WINDOW_POOLS = frozenset([
+    "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+    "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices",
+])
 # Python operator names (operator.iadd, Tensor.__truediv__) mapped to their torch names.
 _ALIASES = {"iadd": "add", "isub": "sub", "imul": "mul", "itruediv": "div", "truediv": "div",
             "radd": "add", "rmul": "mul", "rtruediv": "div", "floordiv": "floor_divide",
@@ -123,7 +135,9 @@ def module_cost(module: nn.Module, args: Sequence[Any], outputs: Sequence[Tensor
     if isinstance(module, nn.RNNBase) and x is not None:
         return OpCost(name, rnn_macs(module, x))
     if isinstance(module, (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd)):
-        return OpCost(name, 0, out_numel * _window(module.kernel_size, _dims_of(name)))
+        # torch declares kernel_size on AvgPool1d/2d/3d but not on their base _AvgPoolNd
+        window = _window(module.kernel_size, _dims_of(name))  # type: ignore[arg-type]  # _AvgPoolNd.kernel_size
+        return OpCost(name, 0, out_numel * window)
     return OpCost(name, 0, _other_work(_module_kind(module), x, out_numel))
 
 
@@ -175,7 +189,8 @@ def _dims_of(name: str) -> int:
 def _window(kernel: int | Sequence[int], dims: int) -> int:
     """Elements in a pooling window; an int kernel repeats over the spatial dims."""
     if isinstance(kernel, int):
-        return kernel**dims
+        elements: int = kernel**dims  # typeshed types int ** int as Any (a negative power is a float)
+        return elements
     return math.prod(kernel)
 
 
@@ -266,8 +281,9 @@ def einsum_macs(equation: str, operands: Sequence[TensorInfo]) -> int:
     if len(operands) < 2 or "." in lhs:
         return 0  # a single-operand einsum (trace, transpose) multiplies nothing
     sizes: dict[str, int] = {}
-    for term, t in zip(terms, operands):
-        sizes.update(zip(term, t.shape))
+    # Without "...", an einsum has one term per operand and one index per dimension.
+    for term, t in zip(terms, operands, strict=True):
+        sizes.update(zip(term, t.shape, strict=True))
     total, current = 0, terms[0]
     for i, term in enumerate(terms[1:], start=1):
         both = set(current) | set(term)

@@ -106,7 +106,7 @@ def _input_bytes(record: NodeRecord, by_name: dict[str, NodeRecord],
 def _step(record: NodeRecord, dtype_bytes: int | None) -> Step:
     """The node as liveness sees it: fresh output bytes, what it reads, what it aliases."""
     fresh = sum(o.numel * (dtype_bytes or o.itemsize)
-                for o, new in zip(record.outputs, record.fresh) if new)
+                for o, new in zip(record.outputs, record.fresh, strict=True) if new)
     reads = tuple(a.name for a in record.node.all_input_nodes)
     return Step(record.node.name, fresh, reads, record.aliases)
 

@@ -150,7 +150,7 @@ def _op_name(node: fx.Node, module: nn.Module | None) -> str:
     if node.op == "call_method":
         return normalize_op_name(str(node.target))
     if isinstance(node.target, torch._ops.OpOverload):
-        return normalize_op_name(node.target.name())
+        return normalize_op_name(node.target.name())  # type: ignore[no-untyped-call]  # OpOverload.name is unannotated
     return normalize_op_name(getattr(node.target, "__name__", str(node.target)))
 
 
