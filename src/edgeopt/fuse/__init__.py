@@ -31,7 +31,17 @@ _EXPORTS: dict[str, str] = {
     "Fuse": "edgeopt.fuse.transform",
 }
 
-__all__ = sorted(_EXPORTS)
+# Literal, not sorted(_EXPORTS): mypy reads only a literal __all__ and would export nothing.
+__all__ = [
+    "PATTERNS",
+    "Fuse",
+    "Fusion",
+    "FusionReport",
+    "Skipped",
+    "folded_layer",
+    "fuse",
+    "fuse_with_report",
+]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch import Tensor, fx, nn
+from torch.nn.modules.conv import _ConvNd
 
 from edgeopt.errors import EdgeoptError
 from edgeopt.export.parity import ParityReport, compare_outputs
@@ -42,7 +43,7 @@ def default_input(gm: fx.GraphModule) -> Tensor:
         shape: tuple[int, ...] | None = None
         if isinstance(layer, nn.Linear):
             shape = (1, layer.in_features)
-        elif type(layer) in _GUESSED_SIZE:
+        elif isinstance(layer, _ConvNd) and type(layer) in _GUESSED_SIZE:
             shape = (1, layer.in_channels, *_GUESSED_SIZE[type(layer)])
         if shape is not None:
             return torch.randn(shape, generator=torch.Generator().manual_seed(0))

@@ -16,34 +16,36 @@ import copy
 
 import torch
 from torch import fx, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils.fusion import fuse_conv_bn_weights, fuse_linear_bn_weights
 
-from edgeopt.fuse.pattern import Candidate
+from edgeopt.fuse.pattern import BATCHNORM_TYPES, CONV_TYPES, Candidate, FoldableLayer
 
 
-def folded_layer(layer: nn.Module, bn: nn.Module) -> nn.Module:
+def folded_layer(layer: FoldableLayer, bn: _BatchNorm) -> FoldableLayer:
     """A copy of ``layer`` (Conv1d/2d/3d or Linear) that computes ``bn(layer(x))`` in eval mode.
+
+    Raises:
+        ValueError: ``bn`` has no running statistics (``track_running_stats=False``).
 
     Example:
         >>> conv, bn = nn.Conv2d(3, 8, 3, bias=False).eval(), nn.BatchNorm2d(8).eval()
         >>> folded_layer(conv, bn).bias.shape
         torch.Size([8])
     """
+    if bn.running_mean is None or bn.running_var is None:
+        raise ValueError("a BatchNorm without running statistics cannot be folded")
     dtype = layer.weight.dtype
     ones = torch.ones_like(bn.running_mean, dtype=torch.float64)
     gamma = bn.weight.detach().double() if bn.weight is not None else ones
     beta = bn.bias.detach().double() if bn.bias is not None else torch.zeros_like(ones)
-    args = (
-        layer.weight.detach().double(),
-        layer.bias.detach().double() if layer.bias is not None else None,
-        bn.running_mean.double(),
-        bn.running_var.double(),
-        bn.eps,
-        gamma,
-        beta,
-    )
-    fold = fuse_linear_bn_weights if isinstance(layer, nn.Linear) else fuse_conv_bn_weights
-    weight, bias = fold(*args)
+    weight_in = layer.weight.detach().double()
+    bias_in = layer.bias.detach().double() if layer.bias is not None else None
+    mean, var = bn.running_mean.double(), bn.running_var.double()
+    if isinstance(layer, nn.Linear):
+        weight, bias = fuse_linear_bn_weights(weight_in, bias_in, mean, var, bn.eps, gamma, beta)
+    else:
+        weight, bias = fuse_conv_bn_weights(weight_in, bias_in, mean, var, bn.eps, gamma, beta)
     new = copy.deepcopy(layer)
     requires_grad = layer.weight.requires_grad
     new.weight = nn.Parameter(weight.detach().to(dtype), requires_grad=requires_grad)
@@ -59,6 +61,8 @@ def apply_fold(gm: fx.GraphModule, candidate: Candidate) -> None:
     name = str(candidate.producer.target)
     layer = gm.get_submodule(name)
     bn = gm.get_submodule(str(candidate.bn.target))
+    if not isinstance(layer, (nn.Linear, *CONV_TYPES)) or not isinstance(bn, BATCHNORM_TYPES):  # what patterns claim
+        raise TypeError(f"cannot fold {type(bn).__name__} into {type(layer).__name__}")
     parent_name, _, attr = name.rpartition(".")
     setattr(gm.get_submodule(parent_name), attr, folded_layer(layer, bn))
     candidate.bn.replace_all_uses_with(candidate.producer)

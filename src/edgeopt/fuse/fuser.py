@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
 from torch import Tensor, fx, nn
 
@@ -158,7 +159,7 @@ def _checked_input(example: object) -> Tensor:
     return example.detach()
 
 
-def _run_original(model: nn.Module, batches: list[Tensor], example: Tensor) -> list:
+def _run_original(model: nn.Module, batches: list[Tensor], example: Tensor) -> list[list[np.ndarray]]:
     try:
         return run_batches(model, batches)
     except Exception as err:  # the model rejects the input: a shape the user must fix

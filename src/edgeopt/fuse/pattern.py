@@ -15,18 +15,22 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
+from torch.fx.node import Target
 
 CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 BATCHNORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+# The layers a BatchNorm folds into (not transposed convs: their weights are laid out in/out).
+FoldableLayer: TypeAlias = nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d
 
 # Activations that may follow the BatchNorm. They stay in the graph after the folded layer (see
 # docs/fusion.md): only the label records them.
 _ACTIVATION_MODULES: dict[type[nn.Module], str] = {nn.ReLU: "relu", nn.ReLU6: "relu6"}
-_ACTIVATION_FUNCTIONS = {F.relu: "relu", torch.relu: "relu", torch.relu_: "relu", F.relu6: "relu6"}
+_ACTIVATION_FUNCTIONS: dict[Target, str] = {F.relu: "relu", torch.relu: "relu", torch.relu_: "relu", F.relu6: "relu6"}
 _ACTIVATION_METHODS = {"relu": "relu", "relu_": "relu"}
 
 Modules = dict[str, nn.Module]
@@ -80,7 +84,7 @@ def producer_of(bn: fx.Node) -> fx.Node | None:
     return bn.args[0] if bn.args and isinstance(bn.args[0], fx.Node) else None
 
 
-def is_depthwise(conv: nn.Module) -> bool:
+def is_depthwise(conv: nn.Module | None) -> bool:
     """A conv with one group per input channel (``groups == in_channels > 1``)."""
     return isinstance(conv, CONV_TYPES) and conv.groups > 1 and conv.groups == conv.in_channels
 
@@ -95,7 +99,7 @@ def activation_after(bn: fx.Node, modules: Modules) -> tuple[fx.Node, str] | Non
     module = module_of(user, modules)
     name = _ACTIVATION_MODULES.get(type(module)) if module is not None else None
     if user.op == "call_function":
-        name = _ACTIVATION_FUNCTIONS.get(user.target)  # type: ignore[call-overload]
+        name = _ACTIVATION_FUNCTIONS.get(user.target)
     elif user.op == "call_method":
         name = _ACTIVATION_METHODS.get(str(user.target))
     return (user, name) if name else None

@@ -21,8 +21,9 @@ Example:
 from __future__ import annotations
 
 from torch import fx, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
-from edgeopt.fuse.pattern import Candidate, Modules
+from edgeopt.fuse.pattern import CONV_TYPES, Candidate, FoldableLayer, Modules
 from edgeopt.fuse.trace import output_shape
 
 
@@ -30,6 +31,8 @@ def why_not_foldable(candidate: Candidate, modules: Modules, graph: fx.Graph) ->
     """Return why ``candidate`` must not be folded, or None when folding it is exact."""
     producer, bn_node = candidate.producer, candidate.bn
     layer, bn = modules[str(producer.target)], modules[str(bn_node.target)]
+    if not isinstance(layer, (nn.Linear, *CONV_TYPES)) or not isinstance(bn, _BatchNorm):
+        return f"{bn_node.target!r} is not a BatchNorm after a conv or linear layer"
     others = [u.name for u in producer.users if u is not bn_node]
     if others:
         return f"the output of {producer.target!r} also feeds {', '.join(others)}"
@@ -47,7 +50,7 @@ def why_not_foldable(candidate: Candidate, modules: Modules, graph: fx.Graph) ->
     return _channel_mismatch(producer, layer, bn)
 
 
-def _channel_mismatch(producer: fx.Node, layer: nn.Module, bn: nn.Module) -> str | None:
+def _channel_mismatch(producer: fx.Node, layer: FoldableLayer, bn: _BatchNorm) -> str | None:
     channels = layer.out_features if isinstance(layer, nn.Linear) else layer.out_channels
     if bn.num_features != channels:
         return f"BatchNorm has {bn.num_features} features, {producer.target!r} {channels} outputs"
