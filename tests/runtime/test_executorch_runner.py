@@ -25,6 +25,7 @@ def test_accuracy_is_the_artifacts_and_matches_eager(cnn_pte, trained_cnn, digit
     assert isinstance(runner, ExecuTorchRunner) and runner.example_shape(8) == (1, 1, 8, 8)
     logits, labels = runner.logits(digits.test)
     assert logits.shape == (len(digits.test), 10)  # batches of 256 run as 1-sample chunks
+    np.testing.assert_array_equal(labels, digits.test.tensors[1].numpy())  # in dataset order
     with torch.no_grad():
         eager = trained_cnn(digits.test.tensors[0]).numpy()
     np.testing.assert_allclose(logits, eager, rtol=1e-4, atol=1e-4)

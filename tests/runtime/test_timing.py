@@ -58,7 +58,8 @@ def test_interleaved_latency_alternates_and_reports_all(monkeypatch):
     x = np.ones((1, 1, 8, 8), np.float32)
     result = interleaved_latency(runners, x, rounds=4, runs_per_round=10, warmup=2)
     assert sorted(result) == ["a", "b"]
-    assert log == ["a", "b"] + ["a", "b", "b", "a", "a", "b", "b", "a"]  # warm-up, then rounds
+    warmup, rounds = ["a", "b"], ["a", "b", "b", "a", "a", "b", "b", "a"]
+    assert log == warmup + rounds
     for stats in result.values():
         assert stats.runs == 40 and len(stats.round_medians_ms) == 4
         low, high = stats.spread_ms

@@ -40,7 +40,27 @@ _EXPORTS: dict[str, str] = {
     "Measurement": "edgeopt.artifact",
 }
 
-__all__ = sorted(_EXPORTS)
+# Literal, not sorted(_EXPORTS): mypy reads only a literal __all__ and would export nothing.
+__all__ = [
+    "BaseRunner",
+    "ExecuTorchRunner",
+    "LatencyStats",
+    "Measurement",
+    "OnnxRuntimeRunner",
+    "Runner",
+    "TorchRunner",
+    "baseline_peak_memory",
+    "bench",
+    "interleaved_latency",
+    "measure_latency",
+    "open_runner",
+    "peak_memory_of_fresh_process",
+    "scoped_threads",
+    "session_options",
+    "set_threadpool_size",
+    "speed_probe",
+    "threadpool_size",
+]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -39,7 +40,7 @@ class Runner(Protocol):
         """Logits for a float32 N x C x H x W batch."""
         ...
 
-    def accuracy(self, dataset: Dataset, batch_size: int = 256) -> float:
+    def accuracy(self, dataset: Dataset[Any], batch_size: int = 256) -> float:
         """Top-1 accuracy on a labelled dataset, from this runner's outputs."""
         ...
 
@@ -60,7 +61,7 @@ class BaseRunner(ABC):
     threads: int = 1
 
     @abstractmethod
-    def _infer(self, batch: np.ndarray) -> np.ndarray:
+    def _infer(self, batch: npt.NDArray[np.float32]) -> np.ndarray:
         """Run one batch; called inside :meth:`_session`."""
 
     @contextlib.contextmanager
@@ -81,7 +82,7 @@ class BaseRunner(ABC):
         with self._session():
             return self._infer(_as_input(batch))
 
-    def logits(self, dataset: Dataset, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
+    def logits(self, dataset: Dataset[Any], batch_size: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
         """Logits for every sample of ``dataset`` in order, and its labels (None if it has none)."""
         outputs: list[np.ndarray] = []
         labels: list[np.ndarray] = []
@@ -95,7 +96,7 @@ class BaseRunner(ABC):
             raise EdgeoptError("the evaluation data is empty")
         return np.concatenate(outputs), (np.concatenate(labels) if labels else None)
 
-    def accuracy(self, dataset: Dataset, batch_size: int = 256) -> float:
+    def accuracy(self, dataset: Dataset[Any], batch_size: int = 256) -> float:
         """Top-1 accuracy of this runner's outputs on a labelled dataset.
 
         Example:
@@ -125,7 +126,7 @@ def check_threads(threads: object) -> None:
         raise EdgeoptError(f"threads must be a positive integer, got {threads!r}", hint="e.g. --threads 2")
 
 
-def _as_input(batch: Any) -> np.ndarray:
+def _as_input(batch: Any) -> npt.NDArray[np.float32]:
     """A contiguous float32 array (converted once, outside any timed loop)."""
     if isinstance(batch, torch.Tensor):
         batch = batch.detach().cpu().numpy()

@@ -21,6 +21,7 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from edgeopt.artifact import Artifact, Measurement
 from edgeopt.data import DatasetSplits, load_dataset
@@ -78,18 +79,20 @@ def bench(
     arts = [a if isinstance(a, Artifact) else Artifact.from_file(a) for a in artifacts]
     runners = {f"{i}:{art.path}": open_runner(art, threads, trust_code) for i, art in enumerate(arts)}
     shapes = {name: _input_shape(art, runners[name], splits, batch_size, input_shape)
-              for name, art in zip(runners, arts)}
+              for name, art in zip(runners, arts, strict=True)}
     inputs = {name: _timing_input(shape, splits) for name, shape in shapes.items()}
     accuracies = {name: _accuracy(runner, shapes[name], splits) for name, runner in runners.items()}
     per_round = max(1, math.ceil(runs / rounds))
     latencies = interleaved_latency(runners, inputs, rounds=rounds, runs_per_round=per_round, warmup=warmup)
     return [
         _measurement(art, runners[name], latencies[name], shapes[name], accuracies[name], warmup, memory)
-        for name, art in zip(runners, arts)
+        for name, art in zip(runners, arts, strict=True)
     ]
 
 
-def open_runner(artifact: Artifact, threads: int = 2, trust_code: bool = False) -> BaseRunner:
+def open_runner(
+    artifact: Artifact, threads: int = 2, trust_code: bool = False
+) -> OnnxRuntimeRunner | ExecuTorchRunner | TorchRunner:
     """The runner for an artifact's format.
 
     Example:
@@ -124,12 +127,13 @@ def _input_shape(
     return tuple(int(d) for d in known)
 
 
-def _timing_input(shape: tuple[int, ...], splits: DatasetSplits | None) -> np.ndarray:
+def _timing_input(shape: tuple[int, ...], splits: DatasetSplits | None) -> npt.NDArray[np.float32]:
     """Real test samples when the data fits, else seeded noise (a CNN's latency ignores values)."""
     if splits is not None:
         x = splits.test.tensors[0]
         if tuple(x.shape[1:]) == shape[1:] and len(x) >= shape[0]:
-            return x[: shape[0]].numpy().copy()
+            real: npt.NDArray[np.float32] = x[: shape[0]].numpy().copy()
+            return real
     return np.random.default_rng(0).standard_normal(shape).astype(np.float32)
 
 

@@ -26,11 +26,12 @@ import contextlib
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from edgeopt.errors import EdgeoptError
@@ -58,6 +59,9 @@ class ExecuTorchRunner(BaseRunner):
     """
 
     runtime = "executorch"
+    # The bindings' Program and its loaded "forward" Method (untyped); set by _load.
+    _program: Any
+    _method: Any
 
     def __init__(self, path: str | os.PathLike[str], threads: int = 2) -> None:
         check_threads(threads)
@@ -65,7 +69,6 @@ class ExecuTorchRunner(BaseRunner):
         self.threads = threads
         _check_file(self.path)
         self._generation = -1
-        self._method: Any = None
         self._load()
         meta = self._method.metadata
         if meta.num_inputs() != 1 or meta.num_outputs() < 1:
@@ -85,7 +88,7 @@ class ExecuTorchRunner(BaseRunner):
         self._ensure_loaded()
         yield
 
-    def _infer(self, batch: np.ndarray) -> np.ndarray:
+    def _infer(self, batch: npt.NDArray[np.float32]) -> np.ndarray:
         if tuple(batch.shape[1:]) != self.input_shape[1:]:
             raise EdgeoptError(
                 f"{str(self.path)!r} takes inputs of shape {self.input_shape[1:]}, got {tuple(batch.shape[1:])}",
@@ -105,7 +108,7 @@ class ExecuTorchRunner(BaseRunner):
                 outputs.append(self._execute(chunk))
         return np.concatenate(outputs)
 
-    def _execute(self, batch: np.ndarray) -> np.ndarray:
+    def _execute(self, batch: npt.NDArray[np.float32]) -> np.ndarray:
         try:
             output = self._method.execute([torch.from_numpy(batch)])[0]
         except RuntimeError as exc:  # e.g. a delegate kernel refusing a shape at run time
@@ -203,7 +206,7 @@ def _load_error(path: Path, exc: BaseException, native: str) -> EdgeoptError:
 
 
 @contextlib.contextmanager
-def _native_log() -> Iterator[Any]:
+def _native_log() -> Iterator[Callable[[], str]]:
     """Capture what the C++ runtime prints on stderr (fd 2) inside the block.
 
     Yields a function returning the captured text. Used around loading only: the runtime logs
@@ -224,7 +227,7 @@ def _native_log() -> Iterator[Any]:
             os.close(saved)
 
 
-def _read(sink: Any) -> str:
+def _read(sink: IO[bytes]) -> str:
     sink.flush()
     sink.seek(0)
     return sink.read().decode("utf-8", "replace")

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import onnxruntime as ort
 from torch.utils.data import Dataset
 
@@ -89,24 +91,27 @@ class OnnxRuntimeRunner(BaseRunner):
 
     def example_shape(self, batch_size: int = 1) -> tuple[int, ...] | None:
         """The input shape with the batch set to ``batch_size``; None if other dims are symbolic."""
-        rest = self.input_shape[1:]
-        if any(d is None for d in rest):
+        rest = tuple(d for d in self.input_shape[1:] if d is not None)
+        if len(rest) < len(self.input_shape[1:]):
             return None
-        return (self.fixed_batch or batch_size, *rest)  # type: ignore[arg-type]
+        return (self.fixed_batch or batch_size, *rest)
 
-    def _infer(self, batch: np.ndarray) -> np.ndarray:
+    def _infer(self, batch: npt.NDArray[np.float32]) -> np.ndarray:
+        outputs: list[np.ndarray]  # ONNX Runtime returns one array per requested output
         n = batch.shape[0]
         if self.fixed_batch is not None and n < self.fixed_batch:
             # A model exported with a fixed batch: pad the last, short batch and drop the padding.
             padded = np.zeros((self.fixed_batch, *batch.shape[1:]), dtype=batch.dtype)
             padded[:n] = batch
-            return self.session.run([self.output_name], {self.input_name: padded})[0][:n]
-        return self.session.run([self.output_name], {self.input_name: batch})[0]
+            outputs = self.session.run([self.output_name], {self.input_name: padded})
+            return outputs[0][:n]
+        outputs = self.session.run([self.output_name], {self.input_name: batch})
+        return outputs[0]
 
-    def logits(self, dataset: Dataset, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
+    def logits(self, dataset: Dataset[Any], batch_size: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
         """Like :meth:`BaseRunner.logits`; a fixed-batch model is fed its own batch size."""
         return super().logits(dataset, self.fixed_batch or batch_size)
 
     def close(self) -> None:
         """Release the session (and the file handle it may hold)."""
-        self.session = None  # type: ignore[assignment]
+        self.session = None

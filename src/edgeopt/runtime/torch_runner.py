@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 
@@ -79,8 +80,11 @@ class TorchRunner(BaseRunner):
             self.model.eval()
             yield
 
-    def _infer(self, batch: np.ndarray) -> np.ndarray:
+    def _infer(self, batch: npt.NDArray[np.float32]) -> np.ndarray:
         return _to_numpy(self.model(torch.from_numpy(batch)))
+
+    def close(self) -> None:
+        """Nothing to release: the model belongs to the caller (like the other runners' ``close``)."""
 
 
 @contextlib.contextmanager
@@ -102,6 +106,5 @@ def scoped_threads(threads: int) -> Iterator[None]:
 
 def _to_numpy(output: Any) -> np.ndarray:
     # Classifiers return a tensor; some models return (logits, extras): the first is the logits.
-    if isinstance(output, (tuple, list)):
-        output = output[0]
-    return output.detach().cpu().numpy()
+    logits: torch.Tensor = output[0] if isinstance(output, (tuple, list)) else output
+    return logits.detach().cpu().numpy()

@@ -55,4 +55,4 @@ class Bench(Transform):
         measured = bench(list(artifacts), data=data, threads=self.threads, runs=self.runs, warmup=self.warmup,
                          memory=self.memory, rounds=self.rounds, batch_size=self.batch_size,
                          input_shape=input_shape, trust_code=trust_code)
-        return tuple(art.with_measurement(m) for art, m in zip(artifacts, measured))
+        return tuple(art.with_measurement(m) for art, m in zip(artifacts, measured, strict=True))
