@@ -69,7 +69,7 @@ def test_cached_teacher_gives_the_same_losses_with_one_teacher_pass_per_batch_of
     assert cached.teacher_stats["teacher_forward_batches"] == steps_per_epoch
     assert cached.teacher_stats["cache_hits"] == steps_per_epoch
     assert cached.teacher_stats["cached_samples"] == len(digits.train)
-    for a, b in zip(live.train_result.history, cached.train_result.history):
+    for a, b in zip(live.train_result.history, cached.train_result.history, strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
         assert a["val_acc"] == b["val_acc"]
 

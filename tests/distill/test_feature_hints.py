@@ -21,7 +21,8 @@ def test_adapter_maps_student_channels_to_teacher_channels():
 
 
 def test_a_larger_student_map_is_average_pooled_to_the_teachers_size():
-    assert HintAdapter.for_shapes(student=(8, 14, 14), teacher=(16, 7, 7))(torch.zeros(1, 8, 14, 14)).shape == (1, 16, 7, 7)
+    adapter = HintAdapter.for_shapes(student=(8, 14, 14), teacher=(16, 7, 7))
+    assert adapter(torch.zeros(1, 8, 14, 14)).shape == (1, 16, 7, 7)
     same_width = HintAdapter.for_shapes(student=(8, 14, 14), teacher=(8, 7, 7))
     x = torch.randn(1, 8, 14, 14)
     assert torch.allclose(same_width(x), F.avg_pool2d(x, 2), atol=1e-6)  # 2x2 blocks averaged

@@ -35,7 +35,18 @@ _EXPORTS: dict[str, str] = {
     "Distill": "edgeopt.distill.transform",
 }
 
-__all__ = sorted(_EXPORTS)
+# Literal, not sorted(_EXPORTS): mypy reads only a literal __all__ and would export nothing.
+__all__ = [
+    "ContentCache",
+    "Distill",
+    "DistillResult",
+    "FeatureHint",
+    "FrozenTeacher",
+    "HintAdapter",
+    "distill",
+    "distillation_loss",
+    "soft_target_loss",
+]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 

@@ -58,11 +58,12 @@ class ContentCache:
     def get(self, keys: Sequence[Hashable]) -> list[Tensor] | None:
         """The stored tensors of every key, stacked per field; None unless all keys are stored."""
         rows = [self._rows.get(key) for key in keys]
-        if not rows or any(row is None for row in rows):
+        stored = [row for row in rows if row is not None]
+        if not rows or len(stored) < len(rows):
             self.misses += 1
             return None
         self.hits += 1
-        return [torch.stack(field) for field in zip(*rows)]  # type: ignore[misc]
+        return [torch.stack(field) for field in zip(*stored, strict=True)]  # every row has one tensor per field
 
     def put(self, keys: Sequence[Hashable], batch: Sequence[Tensor]) -> None:
         """Store row ``i`` of each tensor in ``batch`` under ``keys[i]`` (while there is room)."""

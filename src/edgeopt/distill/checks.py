@@ -9,6 +9,7 @@ The same pass records the shapes of the hinted feature maps, to build the adapte
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -22,9 +23,9 @@ from edgeopt.utils.modes import preserve_modes
 __all__ = ["check_same_classes", "example_inputs", "probe"]
 
 
-def example_inputs(data: Dataset, device: torch.device, n: int = 2) -> Tensor:
+def example_inputs(data: Dataset[Any], device: torch.device, n: int = 2) -> Tensor:
     """The inputs of the first ``n`` samples of ``data``, as one batch."""
-    size = len(data)  # type: ignore[arg-type]
+    size = len(data)  # type: ignore[arg-type]  # map-style datasets have __len__; torch's Dataset type omits it
     if size == 0:
         raise EdgeoptError("the training data is empty")
     samples = [data[i] for i in range(min(n, size))]

@@ -23,9 +23,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Union
+from typing import TypeAlias
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -70,7 +70,7 @@ class FeatureHint:
         return {"teacher": self.teacher, "student": self.student}
 
 
-HintLike = Union[FeatureHint, str, tuple[str, str]]
+HintLike: TypeAlias = FeatureHint | str | tuple[str, str]
 
 
 def parse_hints(hints: Iterable[HintLike] | HintLike | None) -> list[FeatureHint]:
@@ -97,7 +97,7 @@ def parse_hints(hints: Iterable[HintLike] | HintLike | None) -> list[FeatureHint
 
 def find_module(model: nn.Module, name: str, role: str) -> nn.Module:
     """The submodule called ``name``; an error naming close names if there is none."""
-    modules = dict(model.named_modules())
+    modules: dict[str, nn.Module] = dict(model.named_modules())
     if name not in modules or not name:
         raise EdgeoptError(
             f"the {role} ({type(model).__name__}) has no module named {name!r}",
@@ -135,7 +135,7 @@ class FeatureCapture:
         self._handles.clear()
         self._latest.clear()
 
-    def _keeper(self, index: int):
+    def _keeper(self, index: int) -> Callable[[nn.Module, object, object], None]:
         def hook(module: nn.Module, args: object, output: object) -> None:
             if not isinstance(output, Tensor):
                 raise EdgeoptError(
@@ -200,7 +200,8 @@ class HintAdapter(nn.Module):
         return cls(student[0], teacher[0], target_size(student, teacher))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.proj(pool_to(x, self.size))
+        out: Tensor = self.proj(pool_to(x, self.size))
+        return out
 
     def describe(self) -> str:
         """A short human description, e.g. ``1x1 conv 8->16, pool to 7x7``."""
@@ -216,7 +217,7 @@ class HintAdapter(nn.Module):
 
 def feature_loss(student: Sequence[Tensor], teacher: Sequence[Tensor], adapters: nn.ModuleList) -> Tensor:
     """Mean over hints of the MSE between adapted student features and (aligned) teacher targets."""
-    losses = [F.mse_loss(adapter(s), t.detach()) for s, t, adapter in zip(student, teacher, adapters)]
+    losses = [F.mse_loss(adapter(s), t.detach()) for s, t, adapter in zip(student, teacher, adapters, strict=True)]
     total = losses[0]
     for loss in losses[1:]:
         total = total + loss

@@ -77,7 +77,7 @@ class FrozenTeacher:
         with torch.no_grad(), FeatureCapture(self.model, self._layers, "teacher") as capture:
             logits = self.model(inputs)
             features = capture.outputs() if self._layers else []
-        return logits, [pool_to(f, size) for f, size in zip(features, self._sizes)]
+        return logits, [pool_to(f, size) for f, size in zip(features, self._sizes, strict=True)]
 
     def stats(self) -> dict[str, int | bool | None]:
         """Forward passes run, and the cache's hits, misses, samples and bytes (None: no cache)."""

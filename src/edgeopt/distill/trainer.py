@@ -75,7 +75,7 @@ class DistillResult:
             "temperature": self.temperature,
             "alpha": self.alpha,
             "feature_weight": self.feature_weight,
-            "features": [{**h.to_dict(), "adapter": a} for h, a in zip(self.features, self.adapters)],
+            "features": [{**h.to_dict(), "adapter": a} for h, a in zip(self.features, self.adapters, strict=True)],
             "cached_teacher": self.cached_teacher,
             "teacher_stats": dict(self.teacher_stats),
             "teacher_accuracy": self.teacher_accuracy,
@@ -87,8 +87,8 @@ class DistillResult:
 def distill(
     student: nn.Module,
     teacher: nn.Module,
-    train: Dataset,
-    val: Dataset | None = None,
+    train: Dataset[Any],
+    val: Dataset[Any] | None = None,
     config: TrainConfig | None = None,
     *,
     temperature: float = 4.0,
@@ -134,7 +134,8 @@ def distill(
     model = copy.deepcopy(student)
     device = device_of(model)
     frozen = frozen_copy(teacher, device)
-    adapters, sizes = _build_adapters(model, frozen, train, hints, cfg.seed)
+    hint_adapters, sizes = _build_adapters(model, frozen, train, hints, cfg.seed)
+    adapters = nn.ModuleList(hint_adapters)
     targets = FrozenTeacher(frozen, [h.teacher for h in hints], sizes, cache=use_cache)
     teacher_acc = evaluate(frozen, val, cfg.eval_batch_size).accuracy if val is not None else None
     with FeatureCapture(model, [h.student for h in hints], "student") as capture:
@@ -147,7 +148,7 @@ def distill(
         model=model, train_result=result, teacher_accuracy=teacher_acc,
         student_accuracy=student_acc, temperature=float(temperature), alpha=float(alpha),
         feature_weight=float(feature_weight), features=hints,
-        adapters=[a.describe() for a in adapters], cached_teacher=use_cache,
+        adapters=[a.describe() for a in hint_adapters], cached_teacher=use_cache,
         teacher_stats=targets.stats(),
     )
 
@@ -175,8 +176,8 @@ class _DistillLoss:
 
 
 def _build_adapters(
-    student: nn.Module, teacher: nn.Module, train: Dataset, hints: list[FeatureHint], seed: int
-) -> tuple[nn.ModuleList, list[tuple[int, int] | None]]:
+    student: nn.Module, teacher: nn.Module, train: Dataset[Any], hints: list[FeatureHint], seed: int
+) -> tuple[list[HintAdapter], list[tuple[int, int] | None]]:
     """Probe both models on two samples; check classes; one adapter and target size per hint."""
     inputs = example_inputs(train, device_of(student))
     teacher_classes, teacher_shapes = probe(teacher, "teacher", inputs, [h.teacher for h in hints])
@@ -185,11 +186,9 @@ def _build_adapters(
     # Seeded on a forked RNG: adapters start the same for a given seed, the caller's RNG is untouched.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        adapters = nn.ModuleList(
-            HintAdapter.for_shapes(s, t) for s, t in zip(student_shapes, teacher_shapes)
-        )
-    sizes = [target_size(s, t) for s, t in zip(student_shapes, teacher_shapes)]
-    return adapters.to(device_of(student)), sizes
+        adapters = [HintAdapter.for_shapes(s, t) for s, t in zip(student_shapes, teacher_shapes, strict=True)]
+    sizes = [target_size(s, t) for s, t in zip(student_shapes, teacher_shapes, strict=True)]
+    return [a.to(device_of(student)) for a in adapters], sizes
 
 
 def _resolve_cache(cache_teacher: bool | None, cfg: TrainConfig) -> bool:
