@@ -18,7 +18,7 @@ from edgeopt.cli.common import (
 from edgeopt.errors import EdgeoptError, suggest
 
 METHODS = ("ptq", "qat", "dynamic")
-FORMATS = {"onnxruntime": "onnx", "executorch": "executorch"}
+BACKENDS = ("onnxruntime", "executorch")
 
 
 def quantize(
@@ -44,16 +44,19 @@ def quantize(
     """
     if method not in METHODS:
         raise EdgeoptError(f"unknown method {method!r}", hint=suggest(method, METHODS) or f"use one of {METHODS}")
-    if backend not in FORMATS:
+    if backend not in BACKENDS:
         raise EdgeoptError(
-            f"unknown backend {backend!r}", hint=suggest(backend, FORMATS) or f"use one of {tuple(FORMATS)}"
+            f"unknown backend {backend!r}", hint=suggest(backend, BACKENDS) or f"use one of {BACKENDS}"
         )
+    from edgeopt.artifact import format_for_runtime
     from edgeopt.cli.transform_run import run_transform, show
     from edgeopt.quantize import DynamicQuant, Ptq, Qat
     from edgeopt.quantize.calibration import check_method
     from edgeopt.train import TrainConfig
+    from edgeopt.transform import Transform
 
     check_method(calibration)
+    config: Transform
     if method == "ptq":
         config = make_config(
             Ptq, backend=backend, calibration=calibration, calibration_samples=calibration_size, max_drop=max_drop
@@ -69,7 +72,7 @@ def quantize(
         config = make_config(DynamicQuant, backend=backend)
     splits = load_data(data)
     opened = open_source(model, model_arg=model_arg, weights=weights, trust_code=trust_code, data=splits)
-    applied = run_transform(config, opened, output, data=splits, latency=FORMATS[backend], threads=threads)
+    applied = run_transform(config, opened, output, data=splits, latency=format_for_runtime(backend), threads=threads)
     show(
         applied,
         as_json,

@@ -24,17 +24,16 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 from torch import nn
 
-from edgeopt.artifact import artifact_suffix
+from edgeopt.artifact import artifact_suffix, format_for_runtime
 from edgeopt.quantize.result import QuantizationResult
 from edgeopt.train import TrainConfig
 from edgeopt.transform import Inputs, Result, Transform, register_transform
 
 Backend = Literal["onnxruntime", "executorch"]
-_FORMAT = {"onnxruntime": "onnx", "executorch": "executorch"}
 
 
 def _int8_path(inputs: Inputs, backend: str) -> Path:
-    return inputs.path(artifact_suffix(_FORMAT[backend], "int8"))
+    return inputs.path(artifact_suffix(format_for_runtime(backend), "int8"))
 
 
 @register_transform
