@@ -34,7 +34,18 @@ _EXPORTS: dict[str, str] = {
     "ParityReport": "edgeopt.artifact",
 }
 
-__all__ = sorted(_EXPORTS)
+# Literal, not sorted(_EXPORTS): mypy reads only a literal __all__ and would export nothing.
+__all__ = [
+    "Artifact",
+    "ParityReport",
+    "check_parity",
+    "compare_outputs",
+    "executorch",
+    "export_executorch",
+    "export_onnx",
+    "onnx",
+    "parity_inputs",
+]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 

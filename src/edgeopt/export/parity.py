@@ -53,7 +53,7 @@ def parity_inputs(example: Tensor, real: Tensor | None = None, seed: int = 0) ->
     batches = [example.detach().float()]
     batches += [torch.randn((n, *sample_shape), generator=generator) for n in RANDOM_BATCHES]
     if real is not None and len(real):
-        batches += list(real.detach().float().split(_MAX_REAL_BATCH))
+        batches += list(torch.split(real.detach().float(), _MAX_REAL_BATCH))
     return batches
 
 

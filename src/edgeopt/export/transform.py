@@ -19,13 +19,19 @@ from torch import nn
 from edgeopt.artifact import Artifact, artifact_suffix
 from edgeopt.transform import Inputs, Result, Transform, register_transform
 
+ExportFormat = Literal["onnx", "executorch"]
+
+
+def _onnx_only() -> list[ExportFormat]:
+    return ["onnx"]
+
 
 @register_transform
 class Export(Transform):
     """Export with :func:`edgeopt.export.export_onnx` / :func:`edgeopt.export.export_executorch`."""
 
     type: Literal["export"] = "export"
-    formats: list[Literal["onnx", "executorch"]] = Field(default_factory=lambda: ["onnx"], min_length=1)
+    formats: list[ExportFormat] = Field(default_factory=_onnx_only, min_length=1)
     opset: int = Field(default=18, ge=18)
     parity_samples: int = Field(default=64, ge=1, description="test images the parity check runs")
 
@@ -34,7 +40,7 @@ class Export(Transform):
     def apply(self, model: nn.Module, inputs: Inputs) -> Result:
         return Result(artifacts=tuple(self._export(fmt, model, inputs) for fmt in dict.fromkeys(self.formats)))
 
-    def _export(self, fmt: str, model: nn.Module, inputs: Inputs) -> Artifact:
+    def _export(self, fmt: ExportFormat, model: nn.Module, inputs: Inputs) -> Artifact:
         from edgeopt.export import export_executorch, export_onnx
 
         path = inputs.path(artifact_suffix(fmt, "fp32"))
