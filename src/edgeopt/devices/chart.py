@@ -21,6 +21,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display needed, works headless and in CI
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import NullLocator
 
 from edgeopt.devices.precision import check_precision
@@ -51,7 +52,7 @@ def _panel(ax: Axes, values: list[float | None], colours: list[str], title: str,
     high = 10 ** math.ceil(math.log10(max(known))) * 10
     ax.set_xscale("log")
     ax.set_xlim(low, high)
-    for y, (value, colour) in enumerate(zip(values, colours)):
+    for y, (value, colour) in enumerate(zip(values, colours, strict=True)):
         if value is None:
             ax.text(low * 1.5, y, "n/a", va="center", fontsize=8, color="0.4")
             continue
@@ -73,8 +74,7 @@ def _binary_ticks(ax: Axes) -> None:
 def _sorted(devices: Sequence[Device], precision: str) -> list[Device]:
     """Edge first, then cloud; within a category by compute (best available peak)."""
     def key(d: Device) -> tuple[int, float]:
-        peak = getattr(d.peak_gops, precision) or max(
-            getattr(d.peak_gops, p) or 0 for p in d.supported_precisions())
+        peak = d.peak_gops.at(precision) or max(d.peak_gops.at(p) or 0 for p in d.supported_precisions())
         return CATEGORIES.index(d.category), peak
     return sorted(devices, key=key)
 
@@ -96,19 +96,19 @@ def plot_resources(devices: Sequence[Device], path: str | os.PathLike[str],
     if not devs:
         raise ValueError("plot_resources needs at least one device")
     colours = [COLOURS[_group(d)] for d in devs]
-    panels = [
-        ([getattr(d.peak_gops, precision) for d in devs], f"peak compute, {precision} (GOP/s)", _si),
+    panels: list[tuple[list[float | None], str, Callable[[float], str]]] = [
+        ([d.peak_gops.at(precision) for d in devs], f"peak compute, {precision} (GOP/s)", _si),
         ([d.memory_bandwidth_gbs for d in devs], "memory bandwidth (GB/s)", _si),
         ([float(d.ram_bytes) for d in devs], "RAM", lambda v: format_bytes(int(v))),
         ([d.typical_power_w for d in devs], "typical power (W)", _si),
     ]
     fig, axes = plt.subplots(1, 4, figsize=(17, 0.42 * len(devs) + 2.2), sharey=True)
-    for ax, (values, title, label) in zip(axes, panels):
+    for ax, (values, title, label) in zip(axes, panels, strict=True):
         _panel(ax, values, colours, title, label)
     _binary_ticks(axes[2])
     axes[0].set_yticks(range(len(devs)), [d.display_name for d in devs], fontsize=8)
     axes[0].invert_yaxis()
-    handles = [plt.Rectangle((0, 0), 1, 1, color=COLOURS[g]) for g in ("edge", "cloud", "host")
+    handles = [Rectangle((0, 0), 1, 1, color=COLOURS[g]) for g in ("edge", "cloud", "host")
                if any(_group(d) == g for d in devs)]
     names = [g for g in ("edge", "cloud", "host") if any(_group(d) == g for d in devs)]
     fig.legend(handles, names, loc="upper right", ncol=len(names), frameon=False)

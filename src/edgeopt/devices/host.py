@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from edgeopt.devices.schema import Device
+from edgeopt.devices.schema import Device, PeakOps
 
 
 def _best_seconds(run: Callable[[], object], repeats: int) -> float:
@@ -82,7 +82,7 @@ def measure_host(storage_path: str | os.PathLike[str] = ".") -> Device:
     measured = f"measured on this host at {when}"
     return Device(
         name="host", display_name=f"this host ({platform.machine()}, {threads} torch threads)",
-        category="host", peak_gops={"fp32": round(gflops, 2)},
+        category="host", peak_gops=PeakOps(fp32=round(gflops, 2)),
         memory_bandwidth_gbs=round(gbs, 2), ram_bytes=total_ram_bytes(),
         storage_bytes=max(free, 1), typical_power_w=None,
         notes="Measured, not published: a timed matmul and copy at this moment (noisy).",

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import onnx
 from onnx import helper, shape_inference
@@ -116,7 +116,7 @@ def _attr(node: onnx.NodeProto, name: str, default: int) -> int:
     return next((helper.get_attribute_value(a) for a in node.attribute if a.name == name), default)
 
 
-def _macs(node: onnx.NodeProto, get: Any) -> int:
+def _macs(node: onnx.NodeProto, get: Callable[[str], _Tensor]) -> int:
     """Multiply-adds of one node (0 for ops without them)."""
     op = node.op_type
     if op == "Conv":
@@ -161,7 +161,7 @@ def onnx_profile(path: str | os.PathLike[str],
 
 
 def _build(graph: onnx.GraphProto, inputs: list[onnx.ValueInfoProto],
-           consts: dict[str, _Tensor], get: Any) -> ModelProfile:
+           consts: dict[str, _Tensor], get: Callable[[str], _Tensor]) -> ModelProfile:
     producer = {v.name: v.name for v in inputs}
     steps = [Step(v.name, get(v.name).nbytes) for v in inputs]
     layers: list[LayerCost] = []

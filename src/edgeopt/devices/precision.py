@@ -37,7 +37,7 @@ def peak_ops_per_second(device: Device, precision: str) -> float:
         >>> peak_ops_per_second(get_device("raspberry-pi-4"), "fp32")  # doctest: +SKIP
         96000000000.0
     """
-    gops = getattr(device.peak_gops, check_precision(precision))
+    gops = device.peak_gops.at(check_precision(precision))
     if gops is None:
         supported = ", ".join(device.supported_precisions())
         raise EdgeoptError(

@@ -51,6 +51,18 @@ class PeakOps(BaseModel):
     fp16: Positive | None = None
     int8: Positive | None = None
 
+    def at(self, precision: str) -> float | None:
+        """The peak at ``precision`` (``"fp32"``, ``"fp16"`` or ``"int8"``); None if not given.
+
+        Raises:
+            KeyError: ``precision`` is not one of :data:`PRECISIONS`.
+
+        Example:
+            >>> PeakOps(fp32=10.0).at("fp32"), PeakOps(fp32=10.0).at("int8")
+            (10.0, None)
+        """
+        return {"fp32": self.fp32, "fp16": self.fp16, "int8": self.int8}[precision]
+
 
 class Device(BaseModel):
     """One target device. All figures are vendor-published, derived from such, or assumed.
@@ -99,12 +111,13 @@ class Device(BaseModel):
     def figure(self, field: str) -> float | int | None:
         """The value of a figure field by its dotted name (``"peak_gops.int8"``)."""
         if field.startswith("peak_gops."):
-            return getattr(self.peak_gops, field.split(".", 1)[1])
-        return getattr(self, field)
+            return self.peak_gops.at(field.split(".", 1)[1])
+        value: float | int | None = getattr(self, field)  # one of the numeric FIGURE_FIELDS
+        return value
 
     def supported_precisions(self) -> tuple[str, ...]:
         """Precisions with a peak figure, in the order fp32, fp16, int8."""
-        return tuple(p for p in PRECISIONS if getattr(self.peak_gops, p) is not None)
+        return tuple(p for p in PRECISIONS if self.peak_gops.at(p) is not None)
 
     @property
     def is_cloud(self) -> bool:

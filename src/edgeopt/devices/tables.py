@@ -36,7 +36,7 @@ def format_device_table(devices: Sequence[Device]) -> Table:
         table.add_column(title, justify="right")
     for d in devices:
         table.add_row(
-            d.name, d.category, *(_num(getattr(d.peak_gops, p)) for p in PRECISIONS),
+            d.name, d.category, *(_num(d.peak_gops.at(p)) for p in PRECISIONS),
             _num(d.memory_bandwidth_gbs), format_bytes(d.ram_bytes),
             "—" if d.storage_bytes is None else format_bytes(d.storage_bytes),
             _num(d.typical_power_w))
