@@ -18,7 +18,6 @@ from edgeopt.cli.common import (
     console,
     open_source,
 )
-from edgeopt.cli.transform_run import run_transform, show
 from edgeopt.errors import EdgeoptError
 
 if TYPE_CHECKING:
@@ -47,6 +46,7 @@ def fuse(
     if output is not None and output.suffix not in (*CHECKPOINT_SUFFIXES, PROGRAM_SUFFIX):
         raise EdgeoptError(f"don't know how to save {output.name!r}",
                            hint="use .pt or .safetensors (edgeopt checkpoint) or .pt2 (torch.export)")
+    from edgeopt.cli.transform_run import run_transform, show
     from edgeopt.fuse import Fuse
 
     opened = open_source(model, model_arg=model_arg, weights=weights, trust_code=trust_code, input_size=input_size)

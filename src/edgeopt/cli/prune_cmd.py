@@ -15,7 +15,6 @@ from edgeopt.cli.common import (
     make_config,
     open_source,
 )
-from edgeopt.cli.transform_run import run_transform, show
 from edgeopt.errors import EdgeoptError, suggest
 
 METHODS = ("structured", "magnitude")
@@ -63,6 +62,7 @@ def prune(
         raise EdgeoptError(
             f"unknown pruning method {method!r}", hint=suggest(method, METHODS) or f"use one of {METHODS}"
         )
+    from edgeopt.cli.transform_run import run_transform, show
     from edgeopt.prune import MagnitudePrune, StructuredPrune
     from edgeopt.train import TrainConfig
 
