@@ -1,7 +1,7 @@
 """``Candidate``: one model variant of a run, with the steps that made it, its figures and its files.
 
 A step takes a Candidate and returns a new one (``evolve``); nothing changes a Candidate in place,
-and step handlers train a deep copy of the model (``copy_model``), never the input's own.
+and transforms work on a copy of the model (``edgeopt.transform.apply``), never the input's own.
 
 Example:
     >>> base = Candidate(name="baseline", technique="baseline", model=net, lineage=lineage)
@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +20,6 @@ from typing import Any
 from torch import nn
 
 from edgeopt.artifact import Artifact
-from edgeopt.errors import EdgeoptError
 from edgeopt.lineage import Lineage
 
 
@@ -56,16 +54,6 @@ class Candidate:
     def evolve(self, **changes: Any) -> Candidate:
         """A new Candidate with ``changes`` applied; this one is left as it is."""
         return dataclasses.replace(self, **changes)
-
-    def copy_model(self) -> nn.Module:
-        """A deep copy of the model, for a step to change freely.
-
-        Raises:
-            EdgeoptError: The model is not loaded (a bug in the runner, not the user's input).
-        """
-        if self.model is None:
-            raise EdgeoptError(f"candidate {self.name!r} has no model loaded")
-        return copy.deepcopy(self.model)
 
     @property
     def is_quantized(self) -> bool:
