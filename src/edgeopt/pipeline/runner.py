@@ -242,8 +242,8 @@ class _Run:
         return get_device(self.recipe.target)
 
     def _results(self, device: Any = None) -> Any:
-        from edgeopt.version import __version__
         from edgeopt.report import validate_results
+        from edgeopt.version import __version__
 
         data: dict[str, Any] = {
             "edgeopt_version": __version__, "created": self.started,
