@@ -8,6 +8,7 @@ nothing beyond the standard library.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -87,10 +88,8 @@ class Chromium:
             self._proc.kill()  # our own child, by handle
             self._proc.wait()
         for fd in (self._to_child, self._from_child):
-            try:
+            with contextlib.suppress(OSError):  # already closed
                 os.close(fd)
-            except OSError:
-                pass
 
     def send(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """Send one command (to the page's session once attached) and return its result."""

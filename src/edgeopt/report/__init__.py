@@ -36,7 +36,26 @@ _EXPORTS: dict[str, str] = {
     "write_report": "edgeopt.report.html",
 }
 
-__all__ = sorted(_EXPORTS)
+# Literal, not sorted(_EXPORTS): mypy reads only a literal __all__ and would export nothing.
+__all__ = [
+    "Artifact",
+    "CandidateResult",
+    "DeviceFit",
+    "FitCheck",
+    "LatencyEstimate",
+    "Measurement",
+    "Metrics",
+    "RunResults",
+    "SummaryRow",
+    "load_results",
+    "make_plots",
+    "pareto_front",
+    "render_html",
+    "save_results",
+    "summary_rows",
+    "validate_results",
+    "write_report",
+]
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

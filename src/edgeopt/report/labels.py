@@ -21,18 +21,19 @@ def place_labels(ax: Axes, points: Sequence[tuple[float, float]], texts: Sequenc
     Must be called after the axis limits and scales are final, since it works in pixels. When no
     offset is free the first one is used (a crowded plot still labels every point).
     """
-    fig = ax.figure
-    fig.canvas.draw()  # runs the layout, so pixel positions are the final ones
-    renderer = fig.canvas.get_renderer()
+    # Run the layout, so pixel positions are the final ones. Extents below are then computed with
+    # the renderer the canvas keeps (what get_window_extent() uses when given none).
+    ax.figure.canvas.draw()
+    frame = ax.get_window_extent()
     markers = [_marker_box(ax, p) for p in points]
     placed: list[Bbox] = []
-    for (x, y), text in zip(points, texts):
+    for (x, y), text in zip(points, texts, strict=True):
         for dx, dy in _OFFSETS:
             note = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=9,
                                ha="left" if dx >= 0 else "right", va="bottom" if dy >= 0 else "top")
             note.set_in_layout(False)  # labels must not move the axes they were placed on
-            box = note.get_window_extent(renderer).expanded(1.05, 1.1)
-            if _free(box, placed, markers, ax.get_window_extent(renderer)):
+            box = note.get_window_extent().expanded(1.05, 1.1)
+            if _free(box, placed, markers, frame):
                 placed.append(box)
                 break
             note.remove()

@@ -68,7 +68,7 @@ def _heaviest(names: list[str], cands: list[CandidateResult], limit: int) -> lis
 def _draw(cands: list[CandidateResult], names: list[str]) -> Figure:
     height = 1.8 + 0.22 * len(names) * (1.4 if len(cands) > 1 else 1.0)
     fig, axes = new_panels(3, 10.5, height)
-    for ax, (key, label, fmt) in zip(axes, _PANELS):
+    for ax, (key, label, fmt) in zip(axes, _PANELS, strict=True):
         _panel(ax, cands, names, key, label, fmt)
     axes[0].set_yticks(range(len(names)), names, fontsize=9)
     axes[0].set_ylim(len(names) - 0.5, -0.5)  # reversed: execution order reads top to bottom

@@ -108,7 +108,7 @@ def _draw(
     for p in points:
         colour = technique_colour(p.technique, seen)
         ax.errorbar(
-            p.x, p.accuracy * 100, xerr=[[0], [p.x_err]] if p.x_err else None, fmt=p.marker,
+            p.x, p.accuracy * 100, xerr=[[0.0], [p.x_err]] if p.x_err else None, fmt=p.marker,
             color=colour, markersize=8, capsize=3, zorder=3,
         )
     _draw_front(ax, points)
