@@ -169,8 +169,11 @@ def merge_rows(path: Path, key: str, header: dict[str, Any], rows: list[dict[str
         experiments = read_experiments(path)
         record = experiments.get(key, {})
         kept = [r for r in record.get("runs", []) if (r["arm"], r["seed"]) not in {(n["arm"], n["seed"]) for n in rows}]
-        teacher = header["teacher"] if "test_accuracy" in header["teacher"] else record.get("teacher", header["teacher"])
-        record = {**record, **header, "teacher": teacher, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        teacher = header["teacher"]
+        if "test_accuracy" not in teacher:  # a run without the teacher keeps the one recorded
+            teacher = record.get("teacher", teacher)
+        record = {**record, **header, "teacher": teacher,
+                  "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   "runs": sorted(kept + rows, key=lambda r: (r["seed"], ARMS.index(r["arm"])))}
         record["summary"] = summarise(record["runs"])
         experiments[key] = record

@@ -93,7 +93,8 @@ def summarise(passes: list[dict], models: list[str]) -> dict[str, Any]:
     summary = {}
     for model in models:
         medians = {rt: [p[model][rt]["median_ms"] for p in passes] for rt in ("torch", "onnxruntime")}
-        speedups = [t / o for t, o in zip(medians["torch"], medians["onnxruntime"])]
+        # one median per pass and runtime: the two lists always pair up
+        speedups = [t / o for t, o in zip(medians["torch"], medians["onnxruntime"], strict=True)]
         summary[model] = {
             "torch_ms_min_of_medians": min(medians["torch"]),
             "onnxruntime_ms_min_of_medians": min(medians["onnxruntime"]),
@@ -109,7 +110,8 @@ def print_table(passes: list[dict], summary: dict[str, Any]) -> None:
         for i, p in enumerate(passes, 1):
             t, o = p[model]["torch"], p[model]["onnxruntime"]
             cells = [f"{s['median_ms']:.3f} ({s['spread_ms'][0]:.2f}–{s['spread_ms'][1]:.2f})" for s in (t, o)]
-            print(f"{model:28} {i:>4} {cells[0]:>24} {cells[1]:>24} {t['median_ms'] / o['median_ms']:>8.2f}× {p['load_average_1min']:>5.1f}")
+            speedup = t["median_ms"] / o["median_ms"]
+            print(f"{model:28} {i:>4} {cells[0]:>24} {cells[1]:>24} {speedup:>8.2f}× {p['load_average_1min']:>5.1f}")
         print(f"{model:28} {'min':>4} {figures['torch_ms_min_of_medians']:>24.3f} "
               f"{figures['onnxruntime_ms_min_of_medians']:>24.3f} {figures['speedup_min_of_medians']:>8.2f}×")
 
