@@ -241,7 +241,7 @@ class Measurement(_Frozen):
             data = {k: v for k, v in data.items() if k != "artifact_memory_bytes"}
         return data
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects decorators over @property; pydantic's documented form
     @property
     def artifact_memory_bytes(self) -> int | None:
         """Peak memory the artifact adds over the bare runtime (peak minus baseline)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.console import JustifyMethod
 from rich.table import Table
 
 from edgeopt.devices.energy import EnergyEstimate
@@ -60,10 +61,11 @@ def format_fit_table(report: FitReport) -> Table:
                   caption=f"Verdict (estimate): [bold {colour}]{report.verdict}[/]. "
                           "Equal to the limit fits; margin % is of what is available.",
                   caption_justify="left")
-    for title, justify in (("check", "left"), ("required", "right"), ("available", "right"),
-                           ("margin", "right"), ("margin %", "right"), ("result", "left"),
-                           ("required is", "left")):
-        table.add_column(title, justify=justify)  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("check", "left"), ("required", "right"), ("available", "right"), ("margin", "right"),
+        ("margin %", "right"), ("result", "left"), ("required is", "left"))
+    for title, justify in columns:
+        table.add_column(title, justify=justify)
     for c in report.checks:
         pct = "n/a" if c.margin_pct is None else f"{c.margin_pct:+.1f}%"
         margin = "n/a" if c.margin is None else (
@@ -80,9 +82,11 @@ def format_latency_table(estimate: LatencyEstimate, max_rows: int = 10) -> Table
                   caption=f"{estimate}. Peak {format_count(estimate.peak_gops)} GOP/s, "
                           f"bandwidth {format_count(estimate.bandwidth_gbs)} GB/s. "
                           "Not a measurement.", caption_justify="left")
-    for title, justify in (("layer", "left"), ("op", "left"), ("ops", "right"),
-                           ("bytes", "right"), ("ms (estimate)", "right"), ("bound", "left")):
-        table.add_column(title, justify=justify)  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("layer", "left"), ("op", "left"), ("ops", "right"), ("bytes", "right"),
+        ("ms (estimate)", "right"), ("bound", "left"))
+    for title, justify in columns:
+        table.add_column(title, justify=justify)
     for row in sorted(estimate.layers, key=lambda r: -r.ms)[:max_rows]:
         table.add_row(row.name, row.op_type, format_count(row.ops), format_bytes(row.bytes_moved),
                       f"{row.ms:.4g}", row.bound)

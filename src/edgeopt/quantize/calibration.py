@@ -100,7 +100,7 @@ def _as_array(data: Any) -> np.ndarray:
     if isinstance(data, TensorDataset):
         data = data.tensors[0]
     elif isinstance(data, Dataset):
-        items = [data[i] for i in range(len(data))]  # type: ignore[arg-type]
+        items = [data[i] for i in range(len(data))]  # type: ignore[arg-type]  # Dataset declares no __len__
         firsts = [item[0] if isinstance(item, (tuple, list)) else item for item in items]
         data = torch.stack([torch.as_tensor(x) for x in firsts]) if firsts else np.zeros((0,))
     if isinstance(data, torch.Tensor):

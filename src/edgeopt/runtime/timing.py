@@ -148,10 +148,11 @@ def speed_probe() -> float:
     global _probe_operands
     if _probe_operands is None:
         generator = torch.Generator().manual_seed(0)
-        _probe_operands = tuple(  # type: ignore[assignment]
-            torch.randn(_PROBE_SIZE, _PROBE_SIZE, generator=generator) for _ in range(2)
+        _probe_operands = (
+            torch.randn(_PROBE_SIZE, _PROBE_SIZE, generator=generator),
+            torch.randn(_PROBE_SIZE, _PROBE_SIZE, generator=generator),
         )
-    a, b = _probe_operands  # type: ignore[misc]
+    a, b = _probe_operands
     threads = torch.get_num_threads()
     torch.set_num_threads(_PROBE_THREADS)
     try:
