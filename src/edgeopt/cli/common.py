@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-import yaml
 from pydantic import BaseModel
 from rich.console import Console
 
 from edgeopt.errors import EdgeoptError
+from edgeopt.utils.yaml_limits import load_yaml
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -59,7 +59,7 @@ def parse_model_args(pairs: list[str] | None) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise EdgeoptError(f"model option {pair!r} is not KEY=VALUE", hint="e.g. -a width_mult=0.5")
-        parsed[key.strip()] = yaml.safe_load(value)
+        parsed[key.strip()] = load_yaml(value, f"model option {key.strip()!r}")
     return parsed
 
 

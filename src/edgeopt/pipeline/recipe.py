@@ -85,10 +85,12 @@ def load_recipe(path: str | Path) -> Recipe:
         EdgeoptError: The file is missing or malformed, or an entry is invalid; the message
             names the line, the step and the field.
     """
+    from edgeopt.utils.yaml_limits import read_yaml_text
+
     file = Path(path)
-    if not file.is_file():
+    if not file.is_file() and not file.is_dir():
         raise EdgeoptError(f"recipe {str(file)!r} does not exist", hint="see recipes/ for examples")
-    text = file.read_text(encoding="utf-8")
+    text = read_yaml_text(file, "recipe")
     return parse_recipe(text, source=str(file)).resolved(file.resolve().parent)
 
 

@@ -18,16 +18,17 @@ from typing import Any
 import yaml
 
 from edgeopt.errors import EdgeoptError
+from edgeopt.utils.yaml_limits import LimitedLoader, guarded
 
 Path = tuple[str | int | float | bool | None, ...]  # keys of plain YAML mappings, list indices
 
 
-class LineLoader(yaml.SafeLoader):
-    """A ``SafeLoader`` that also returns the 1-based line of every key and list item."""
+class LineLoader(LimitedLoader):
+    """A size-limited ``SafeLoader`` that also returns the 1-based line of every key and list item."""
 
     def load_with_lines(self) -> tuple[Any, dict[Path, int]]:
         """Construct the single document and the ``path -> line`` table."""
-        node = self.get_single_node()
+        node = self.single_node()
         lines: dict[Path, int] = {}
         if node is None:
             return None, lines
@@ -55,19 +56,13 @@ def load_yaml_with_lines(text: str, source: str = "<recipe>") -> tuple[Any, dict
     """Parse ``text``; return the data and the line of each key path.
 
     Raises:
-        EdgeoptError: The YAML is malformed; the message names ``source`` and the line.
+        EdgeoptError: The YAML is malformed or over a limit (:mod:`edgeopt.utils.yaml_limits`); the
+            message names ``source`` and the line.
     """
     loader = LineLoader(text)
     try:
-        return loader.load_with_lines()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{source} line {mark.line + 1}, column {mark.column + 1}" if mark else source
-        problem = " ".join(p for p in (exc.context, exc.problem) if p)
-        raise EdgeoptError(f"{where}: malformed YAML: {problem}",
-                           hint="check the indentation and the ':' after each key") from None
-    except yaml.YAMLError as exc:
-        raise EdgeoptError(f"{source}: malformed YAML: {exc}") from None
+        result: tuple[Any, dict[Path, int]] = guarded(loader.load_with_lines, source, text)
+        return result
     finally:
         loader.dispose()
 
