@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -27,8 +28,8 @@ def test_polynomial_sparsity_values():
 
 def test_polynomial_sparsity_rises_fast_then_slowly():
     values = [prune.polynomial_sparsity(t, 10, 0.0, 0.9) for t in range(11)]
-    increments = [b - a for a, b in zip(values, values[1:])]
-    assert all(x > y for x, y in zip(increments, increments[1:]))  # strictly decreasing steps
+    increments = [b - a for a, b in itertools.pairwise(values)]
+    assert all(x > y for x, y in itertools.pairwise(increments))  # strictly decreasing steps
     assert prune.polynomial_sparsity(5, 5, 0.3, 0.3) == pytest.approx(0.3)  # flat when equal
 
 

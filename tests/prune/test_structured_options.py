@@ -93,6 +93,14 @@ def test_bad_options_name_the_problem():
     assert "block1" in err.value.hint or "block2" in err.value.hint
 
 
+def test_rebuilt_layers_keep_the_models_dtype():
+    # BatchNorms were rebuilt in the default float32, so a float64 model failed its self-check.
+    model = calibrated(ZOO["residual"](8)).double()
+    model.stem.append(nn.BatchNorm2d(8, affine=False).double())  # rebuilt from its statistics alone
+    small = structured(model, 0.5, torch.randn(INPUT, dtype=torch.float64))
+    assert {t.dtype for t in [*small.parameters(), *small.buffers()] if t.is_floating_point()} == {torch.float64}
+
+
 def test_exclude_keeps_a_module_whole():
     model = calibrated(ZOO["concat"](16))
     small = structured(model, 0.5, torch.randn(INPUT), exclude=["b"])

@@ -31,7 +31,7 @@ def test_half_ratio_gives_the_half_width_model(name):
 def test_pruned_model_equals_original_with_removed_channels_ignored(name):
     torch.manual_seed(1)
     model = calibrated(ZOO[name](16))
-    small, report = structured_with_report(model, 0.5, torch.randn(INPUT))
+    _, report = structured_with_report(model, 0.5, torch.randn(INPUT))
     # the self-check compared against the masked original; outputs are O(0.1..10), so this is
     # float rounding only
     assert report.check_max_abs_diff < 1e-4

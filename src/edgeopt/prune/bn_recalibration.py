@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
@@ -23,7 +25,9 @@ _BN = nn.modules.batchnorm._BatchNorm
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model: nn.Module, data: Dataset, samples: int = 2048, batch_size: int = 128) -> nn.Module:
+def recalibrate_batchnorm(
+    model: nn.Module, data: Dataset[Any], samples: int = 2048, batch_size: int = 128
+) -> nn.Module:
     """Recompute every BatchNorm's running mean/variance as the average of its batch statistics over ``samples`` inputs.
 
     Weights are not touched; train/eval modes and each BatchNorm's momentum are restored. Models
@@ -39,7 +43,8 @@ def recalibrate_batchnorm(model: nn.Module, data: Dataset, samples: int = 2048, 
     if not norms:
         return model
     momenta = [m.momentum for m in norms]
-    subset = Subset(data, range(min(samples, len(data))))
+    size = len(data)  # type: ignore[arg-type]  # map-style datasets have __len__; torch's Dataset type omits it
+    subset = Subset(data, range(min(samples, size)))
     with preserve_modes(model):
         model.eval()
         for bn in norms:
@@ -48,6 +53,6 @@ def recalibrate_batchnorm(model: nn.Module, data: Dataset, samples: int = 2048, 
             bn.train()
         for inputs, _ in DataLoader(subset, batch_size=batch_size):
             model(inputs)
-    for bn, momentum in zip(norms, momenta):
+    for bn, momentum in zip(norms, momenta, strict=True):
         bn.momentum = momentum
     return model

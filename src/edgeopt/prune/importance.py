@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -50,7 +51,7 @@ def check_criterion(criterion: str) -> str:
 
 
 def channel_importance(model: nn.Module, graph: ChannelGraph, criterion: str = "l1",
-                       data: Dataset | None = None, *, batches: int = TAYLOR_BATCHES) -> dict[int, float]:
+                       data: Dataset[Any] | None = None, *, batches: int = TAYLOR_BATCHES) -> dict[int, float]:
     """Score every prunable unit of ``graph`` (higher = keep); the model is not changed.
 
     Args:
@@ -98,7 +99,7 @@ def _slice_scores(model: nn.Module, graph: ChannelGraph, units: list[int], reduc
     return scores
 
 
-def _input_scores(module: nn.Module, values: Tensor, finish: Callable[[Tensor], Tensor]) -> Tensor | None:
+def _input_scores(module: nn.Conv2d | nn.Linear, values: Tensor, finish: Callable[[Tensor], Tensor]) -> Tensor | None:
     """Score per input position (conv channel / linear feature); None for depthwise convs."""
     if isinstance(module, nn.Linear):
         return finish(values.sum(0))
@@ -124,7 +125,7 @@ def _bn_scores(model: nn.Module, graph: ChannelGraph, units: list[int]) -> dict[
     return scores
 
 
-def _weight_times_grad(model: nn.Module, data: Dataset | None, batches: int) -> dict[str, Tensor]:
+def _weight_times_grad(model: nn.Module, data: Dataset[Any] | None, batches: int) -> dict[str, Tensor]:
     """Per conv/linear module: ``weight * grad`` with the gradient summed over a few batches.
 
     Kept signed: the caller sums it over each slice and then takes the absolute value.
@@ -140,7 +141,7 @@ def _weight_times_grad(model: nn.Module, data: Dataset | None, batches: int) -> 
         if index >= batches:
             break
         work.zero_grad()
-        F.cross_entropy(work(inputs), targets).backward()
+        F.cross_entropy(work(inputs), targets).backward()  # type: ignore[no-untyped-call]  # torch: Tensor.backward
         for name, module in layers.items():
             if module.weight.grad is not None:
                 totals[name] += module.weight.detach() * module.weight.grad

@@ -31,8 +31,8 @@ def iterative_structured(
     model: nn.Module,
     ratio: float,
     example_input: Tensor,
-    train: Dataset,
-    val: Dataset | None,
+    train: Dataset[Any],
+    val: Dataset[Any] | None,
     config: TrainConfig,
     *,
     rounds: int = 1,
@@ -40,7 +40,7 @@ def iterative_structured(
     scope: str = "uniform",
     round_to: int | None = None,
     exclude: Iterable[str] | None = None,
-    importance_data: Dataset | None = None,
+    importance_data: Dataset[Any] | None = None,
 ) -> tuple[nn.Module, list[dict[str, Any]]]:
     """Prune ``ratio`` of the channels in ``rounds`` prune → fine-tune rounds (the shared ``fit``).
 

@@ -38,7 +38,7 @@ __all__ = [
     "restore_masks",
 ]
 
-PRUNABLE_TYPES: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.Linear)
+PRUNABLE_TYPES = (nn.Conv2d, nn.Linear)
 _MASK_KEY = ".parametrizations.weight.0.mask"  # state-dict key suffix of a layer's mask
 
 
@@ -49,6 +49,8 @@ class WeightMask(nn.Module):
         >>> WeightMask(torch.tensor([True, False]))(torch.tensor([2.0, 3.0]))
         tensor([2., 0.])
     """
+
+    mask: Tensor  # a registered buffer
 
     def __init__(self, mask: Tensor) -> None:
         super().__init__()
@@ -107,7 +109,7 @@ def apply_mask(module: nn.Module, mask: Tensor) -> None:
     else:
         existing.mask.copy_(mask)
     with torch.no_grad():
-        module.parametrizations.weight.original.mul_(mask)
+        _weight_parametrizations(module).original.mul_(mask)
 
 
 def remove_masks(model: nn.Module) -> nn.Module:
@@ -161,8 +163,16 @@ def restore_masks(model: nn.Module, state_dict: dict[str, Tensor]) -> nn.Module:
 def _mask_parametrization(module: nn.Module) -> WeightMask | None:
     if not parametrize.is_parametrized(module, "weight"):
         return None
-    found = [p for p in module.parametrizations.weight if isinstance(p, WeightMask)]
+    found = [p for p in _weight_parametrizations(module) if isinstance(p, WeightMask)]
     return found[0] if found else None
+
+
+def _weight_parametrizations(module: nn.Module) -> parametrize.ParametrizationList:
+    """``module.parametrizations.weight``, which ``parametrize`` attaches at run time."""
+    found = getattr(module.parametrizations, "weight", None)
+    if not isinstance(found, parametrize.ParametrizationList):
+        raise TypeError(f"the weight of {type(module).__name__} is not parametrized")
+    return found
 
 
 def _unshare_class(module: nn.Module) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 
 from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from edgeopt.errors import EdgeoptError
 from edgeopt.prune.graph import ChannelGraph
@@ -41,12 +42,15 @@ def rebuild(model: nn.Module, graph: ChannelGraph, pruned: Collection[int]) -> n
         keep_in = kept(use.in_slots, pruned)
         if len(keep_out) == len(use.out_slots) and len(keep_in) == len(use.in_slots):
             continue
+        new: nn.Module
         if isinstance(module, nn.Conv2d):
             new = shrink_conv(module, keep_out, keep_in)
         elif isinstance(module, nn.Linear):
             new = shrink_linear(module, keep_out, keep_in)
-        else:
+        elif isinstance(module, _BatchNorm):
             new = shrink_batchnorm(module, keep_out)
+        else:  # the channel analysis records only these layer types
+            raise AssertionError(f"cannot shrink a {type(module).__name__} ({name})")
         new.train(module.training)
         _replace(model, name, new)
     return model
@@ -57,7 +61,7 @@ def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
     setattr(model.get_submodule(parent_name) if parent_name else model, child, new)
 
 
-def _copy(dst: nn.Parameter | None, src: Tensor | None) -> None:
+def _copy(dst: Tensor | None, src: Tensor | None) -> None:
     if dst is not None and src is not None:
         dst.data.copy_(src)
         if isinstance(src, nn.Parameter):
@@ -92,9 +96,16 @@ def shrink_conv(conv: nn.Conv2d, keep_out: list[int], keep_in: list[int]) -> nn.
 
 
 def _conv_like(conv: nn.Conv2d, in_ch: int, out_ch: int, groups: int) -> nn.Conv2d:
-    return nn.Conv2d(in_ch, out_ch, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
+    padding = conv.padding if isinstance(conv.padding, str) else _pair(conv.padding)
+    return nn.Conv2d(in_ch, out_ch, _pair(conv.kernel_size), _pair(conv.stride), padding, _pair(conv.dilation),
                      groups, conv.bias is not None, conv.padding_mode,
                      device=conv.weight.device, dtype=conv.weight.dtype)
+
+
+def _pair(sizes: tuple[int, ...]) -> tuple[int, int]:
+    """A Conv2d's kernel size, stride, padding or dilation (torch types them as any-length tuples)."""
+    height, width = sizes
+    return height, width
 
 
 def shrink_linear(linear: nn.Linear, keep_out: list[int], keep_in: list[int]) -> nn.Linear:
@@ -108,18 +119,31 @@ def shrink_linear(linear: nn.Linear, keep_out: list[int], keep_in: list[int]) ->
     return new
 
 
-def shrink_batchnorm(bn: nn.modules.batchnorm._BatchNorm, keep: list[int]) -> nn.Module:
-    """A BatchNorm of the same class with the kept channels' affine parameters and statistics."""
-    new = type(bn)(len(keep), bn.eps, bn.momentum, bn.affine, bn.track_running_stats)
-    new.to(device=bn.weight.device if bn.affine else None)
+def shrink_batchnorm(bn: _BatchNorm, keep: list[int]) -> _BatchNorm:
+    """A BatchNorm of the same class with the kept channels' affine parameters and statistics.
+
+    It has ``bn``'s device and dtype (a float64 model stays float64 throughout).
+    """
+    like = bn.weight if bn.affine else bn.running_mean  # None: no parameters or statistics at all
+    new = type(bn)(len(keep), bn.eps, bn.momentum, bn.affine, bn.track_running_stats,
+                   device=None if like is None else like.device, dtype=None if like is None else like.dtype)
     if bn.affine:
         _copy(new.weight, bn.weight.detach()[keep])
         _copy(new.bias, bn.bias.detach()[keep])
     if bn.track_running_stats:
-        new.running_mean.copy_(bn.running_mean[keep])
-        new.running_var.copy_(bn.running_var[keep])
-        new.num_batches_tracked.copy_(bn.num_batches_tracked)
+        (mean, var, count), (new_mean, new_var, new_count) = _running_stats(bn), _running_stats(new)
+        new_mean.copy_(mean[keep])
+        new_var.copy_(var[keep])
+        new_count.copy_(count)
     return new
+
+
+def _running_stats(bn: _BatchNorm) -> tuple[Tensor, Tensor, Tensor]:
+    """Running mean, variance and batch count of a BatchNorm that tracks them."""
+    mean, var, count = bn.running_mean, bn.running_var, bn.num_batches_tracked
+    if mean is None or var is None or count is None:
+        raise EdgeoptError(f"{type(bn).__name__} has track_running_stats but no running statistics")
+    return mean, var, count
 
 
 def resize_like(model: nn.Module, shapes: Mapping[str, Sequence[int] | Tensor]) -> nn.Module:
@@ -134,6 +158,7 @@ def resize_like(model: nn.Module, shapes: Mapping[str, Sequence[int] | Tensor]) 
     """
     for name, module in list(model.named_modules()):
         weight = _shape(shapes, f"{name}.weight" if name else "weight")
+        new: nn.Module
         if isinstance(module, nn.Conv2d) and weight is not None and weight != tuple(module.weight.shape):
             g, cin_g, cout_g = conv_layout(module)
             groups = weight[0] // cout_g if g > 1 and cin_g == 1 else g

@@ -63,8 +63,8 @@ def polynomial_sparsity(step: int, steps: int, initial: float, final: float) -> 
 
 def gradual_magnitude(
     model: nn.Module,
-    train: Dataset,
-    val: Dataset | None = None,
+    train: Dataset[Any],
+    val: Dataset[Any] | None = None,
     *,
     final_sparsity: float,
     initial_sparsity: float = 0.0,
@@ -128,7 +128,7 @@ def _row(
     step: int,
     target: float,
     model: nn.Module,
-    val: Dataset | None,
+    val: Dataset[Any] | None,
     result: Any,
     val_pruned: float | None = None,
 ) -> dict[str, Any]:

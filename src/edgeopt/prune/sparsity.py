@@ -227,7 +227,7 @@ def decode_bitmask(
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _layer_sparsity(name: str, module: nn.Module) -> LayerSparsity:
+def _layer_sparsity(name: str, module: nn.Conv2d | nn.Linear) -> LayerSparsity:
     weight = module.weight.detach()  # through a mask this is the masked weight
     dense = weight.numel() * weight.element_size()
     kind = "Conv2d" if isinstance(module, nn.Conv2d) else "Linear"

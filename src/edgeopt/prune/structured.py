@@ -65,7 +65,7 @@ class StructuredReport:
 
 def structured(model: nn.Module, ratio: float, example_input: Tensor, importance: str = "l1", *,
                scope: str = "uniform", round_to: int | None = None,
-               exclude: Iterable[str] | None = None, data: Dataset | None = None) -> nn.Module:
+               exclude: Iterable[str] | None = None, data: Dataset[Any] | None = None) -> nn.Module:
     """Remove ``ratio`` of the prunable channels and return a new, smaller ``nn.Module``.
 
     The input model is not changed. The output shape stays the same: the network's inputs and
@@ -96,7 +96,7 @@ def structured(model: nn.Module, ratio: float, example_input: Tensor, importance
 def structured_with_report(model: nn.Module, ratio: float, example_input: Tensor, importance: str = "l1", *,
                            scope: str = "uniform", round_to: int | None = None,
                            exclude: Iterable[str] | None = None,
-                           data: Dataset | None = None) -> tuple[nn.Module, StructuredReport]:
+                           data: Dataset[Any] | None = None) -> tuple[nn.Module, StructuredReport]:
     """:func:`structured`, also returning a :class:`StructuredReport`."""
     _check_settings(ratio, scope, round_to)
     check_criterion(importance)
@@ -124,7 +124,8 @@ def _check_settings(ratio: float, scope: str, round_to: int | None) -> None:
         raise EdgeoptError(f"pruning ratio must be in [0, 1), got {ratio!r}",
                            hint="e.g. 0.5 removes half of the channels")
     if scope not in SCOPES:
-        raise EdgeoptError(f"unknown pruning scope {scope!r}", hint=suggest(str(scope), SCOPES) or f"use one of {SCOPES}")
+        raise EdgeoptError(f"unknown pruning scope {scope!r}",
+                           hint=suggest(str(scope), SCOPES) or f"use one of {SCOPES}")
     if round_to is not None and (isinstance(round_to, bool) or not isinstance(round_to, int) or round_to < 1):
         raise EdgeoptError(f"round_to must be a positive integer or None, got {round_to!r}", hint="e.g. 8 or 16")
 
@@ -161,8 +162,10 @@ def check_pruned(original: nn.Module, small: nn.Module, graph: ChannelGraph, pru
     with torch.no_grad(), preserve_modes(masked), preserve_modes(small):
         reference = flat_tensors(masked.eval()(example_input))
         got = flat_tensors(small.eval()(example_input))
+    if len(reference) != len(got):
+        raise EdgeoptError("structured pruning changed the number of outputs")
     worst = 0.0
-    for ref, out in zip(reference, got):
+    for ref, out in zip(reference, got, strict=True):
         if ref.shape != out.shape:
             raise EdgeoptError(f"structured pruning changed an output shape {tuple(ref.shape)} -> "
                                f"{tuple(out.shape)}", hint="exclude the module that builds that output")
@@ -173,8 +176,6 @@ def check_pruned(original: nn.Module, small: nn.Module, graph: ChannelGraph, pru
                 f"the pruned model computes something other than the original (max difference "
                 f"{diff:.3g}): an op reads channel positions in a way edgeopt did not follow",
                 hint="exclude the module with such an op (e.g. custom indexing or reshapes)")
-    if len(reference) != len(got):
-        raise EdgeoptError("structured pruning changed the number of outputs")
     return worst
 
 

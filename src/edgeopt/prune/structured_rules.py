@@ -85,7 +85,7 @@ class SlotSets:
             self.union(slots[0], s)
 
     def pin(self, slots: Tensor | list[int]) -> None:
-        values = slots.unique().tolist() if isinstance(slots, Tensor) else slots
+        values = torch.unique(slots).tolist() if isinstance(slots, Tensor) else slots
         for s in values:
             self.union(s, PINNED)
 
@@ -155,7 +155,7 @@ class SlotInterpreter(fx.Interpreter):
         return fx.node.map_arg(value, lambda a: self.maps[a.name] if self.maps.get(a.name) is not None
                                else self.env[a])
 
-    def _slot_map(self, n: fx.Node, args: tuple, result: Any) -> Any:
+    def _slot_map(self, n: fx.Node, args: tuple[Any, ...], result: Any) -> Any:
         if n.op in ("placeholder", "get_attr"):
             return _pinned_like(result)
         if not flat_tensors(result):
@@ -245,9 +245,9 @@ class SlotInterpreter(fx.Interpreter):
         if first is None:
             self.layers[name] = LayerUse(name, module, out_slots, in_slots)
             return out_slots
-        for a, b in zip(first.out_slots, out_slots):
+        for a, b in zip(first.out_slots, out_slots, strict=True):  # the same module: the same channels
             self.sets.union(a, b)
-        for a, b in zip(first.in_slots, in_slots):
+        for a, b in zip(first.in_slots, in_slots, strict=True):
             self.sets.union(a, b)
         return first.out_slots
 
@@ -282,7 +282,7 @@ class SlotInterpreter(fx.Interpreter):
         if not kept:
             return torch.zeros(shape, dtype=torch.long)
         for other in kept[1:]:
-            pairs = ((kept[0].reshape(-1) << 32) | other.reshape(-1)).unique().tolist()
+            pairs = torch.unique((kept[0].reshape(-1) << 32) | other.reshape(-1)).tolist()
             for key in pairs:
                 self.sets.union(key >> 32, key & 0xFFFFFFFF)
         return kept[0]
@@ -301,7 +301,7 @@ class SlotInterpreter(fx.Interpreter):
         return self._spatial(maps[0], result)
 
     def _reduce(self, n: fx.Node, maps: Any, kwargs: Any, result: Tensor) -> Tensor | None:
-        x = maps[0]
+        x: Tensor = maps[0]
         dims = kwargs.get("dim", maps[1] if len(maps) > 1 else None)
         keepdim = kwargs.get("keepdim", maps[2] if len(maps) > 2 else False)
         if dims is None or isinstance(dims, Tensor):
@@ -313,9 +313,10 @@ class SlotInterpreter(fx.Interpreter):
 
     def _move(self, n: fx.Node, maps: Any, kwargs: Any, result: Any) -> Any:
         """Data movement: apply the very same op to the slot map."""
-        if n.op == "call_method":
-            return getattr(maps[0], str(n.target))(*maps[1:], **kwargs)
-        return n.target(*maps, **kwargs)
+        target = n.target
+        if n.op == "call_method" or isinstance(target, str):
+            return getattr(maps[0], str(target))(*maps[1:], **kwargs)
+        return target(*maps, **kwargs)
 
     def _view(self, n: fx.Node, maps: Any, kwargs: Any, result: Tensor) -> Tensor:
         """view/reshape: a size written as a literal on a channel dim must stay that size.
@@ -324,9 +325,10 @@ class SlotInterpreter(fx.Interpreter):
         channels at the same place in every group are tied; a literal with no free channel dim
         beside it (``x.view(1, 512)``) would break after pruning, so those channels are pinned.
         """
-        out = self._move(n, maps, kwargs, result)
+        out: Tensor = self._move(n, maps, kwargs, result)
         if "shape" in n.kwargs or "size" in n.kwargs:
-            sizes = list(n.kwargs.get("shape", n.kwargs.get("size")))
+            size_arg = n.kwargs.get("shape", n.kwargs.get("size"))
+            sizes = list(size_arg) if isinstance(size_arg, (tuple, list)) else [size_arg]
         elif len(n.args) == 2 and isinstance(n.args[1], (tuple, list)):
             sizes = list(n.args[1])
         else:
@@ -339,7 +341,7 @@ class SlotInterpreter(fx.Interpreter):
             self.sets.pin(out)
             return out
         for d in fixed:
-            rows = out.movedim(d, -1).reshape(-1, out.shape[d]).unique(dim=0)
+            rows = torch.unique(out.movedim(d, -1).reshape(-1, out.shape[d]), dim=0)
             for row in rows.tolist():
                 self.sets.union_all(row)
         return out

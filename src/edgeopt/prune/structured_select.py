@@ -26,7 +26,7 @@ def rounded_keep(keep: float, n: int, step: int) -> int:
     """``keep`` rounded to the nearest multiple of ``step`` within [step, n] (n if n < step)."""
     if n <= step:
         return n
-    return min(n, max(step, int(round(keep / step)) * step))
+    return min(n, max(step, round(keep / step) * step))
 
 
 def select_units(groups: Sequence[ChannelGroup], scores: dict[int, float], ratio: float,

@@ -19,7 +19,7 @@ import copy
 import math
 import numbers
 from collections.abc import Iterable
-from typing import Literal
+from typing import Literal, TypeAlias, TypeGuard
 
 import torch
 from torch import Tensor, nn
@@ -32,6 +32,7 @@ __all__ = ["SCOPES", "default_exclude", "depthwise_layers", "finalize", "magnitu
 
 SCOPES = ("global", "layer")
 Scope = Literal["global", "layer"]
+Layer: TypeAlias = nn.Conv2d | nn.Linear  # what unstructured pruning masks
 
 
 def magnitude(
@@ -83,15 +84,9 @@ def magnitude(
                            or f"use one of {', '.join(SCOPES)}")
     pruned = copy.deepcopy(model)
     layers = _layers_to_prune(pruned, exclude)
-    weights = [module.weight.detach() for _, module in layers]
-    if threshold is not None:
-        masks = [w.abs() > threshold for w in weights]
-    elif scope == "global":
-        masks = _global_masks(weights, sparsity)  # type: ignore[arg-type]
-    else:
-        masks = [_layer_mask(w, sparsity) for w in weights]  # type: ignore[arg-type]
+    masks = _masks([module.weight.detach() for _, module in layers], sparsity, threshold, scope)
     _check_no_empty_layer(layers, masks, sparsity, threshold, scope)
-    for (_, module), mask in zip(layers, masks):
+    for (_, module), mask in zip(layers, masks, strict=True):
         apply_mask(module, mask)
     return pruned
 
@@ -150,10 +145,11 @@ def default_exclude(model: nn.Module) -> list[str]:
 def depthwise_layers(model: nn.Module) -> list[str]:
     """Names of ``model``'s depthwise convs (``groups == in_channels > 1``), to keep dense.
 
-    Excluded by default (:func:`default_exclude`). In MobileNets they hold ~3% of the weights but, with BatchNorm after them,
-    their weights are much smaller than the pointwise ones, so global magnitude pruning removes
-    nearly all of them and whole channels die (on the mnist5k MobileNetV1, global 50% pruning
-    keeps 98.2% validation accuracy without fine-tuning when they are excluded, 14% when not).
+    Excluded by default (:func:`default_exclude`). In MobileNets they hold ~3% of the weights
+    but, with BatchNorm after them, their weights are much smaller than the pointwise ones, so
+    global magnitude pruning removes nearly all of them and whole channels die (on the mnist5k
+    MobileNetV1, global 50% pruning keeps 98.2% validation accuracy without fine-tuning when
+    they are excluded, 14% when not).
 
     Example:
         >>> depthwise_layers(mobilenet)[:2]
@@ -182,21 +178,21 @@ def _check_amount(sparsity: object, threshold: object) -> None:
             hint="e.g. magnitude(model, sparsity=0.8) or magnitude(model, threshold=1e-2)",
         )
     if sparsity is not None:
-        if not _is_real(sparsity) or not 0.0 <= float(sparsity) < 1.0:  # type: ignore[arg-type]
+        if not _is_real(sparsity) or not 0.0 <= float(sparsity) < 1.0:
             raise EdgeoptError(
                 f"sparsity {sparsity!r} is outside [0, 1)",
                 hint="give the fraction of weights to zero, e.g. 0.8 for 80%",
             )
-    elif not _is_real(threshold) or not 0.0 <= threshold < math.inf:  # type: ignore[operator]
+    elif not _is_real(threshold) or not 0.0 <= float(threshold) < math.inf:
         raise EdgeoptError(
             f"threshold {threshold!r} must be a finite number >= 0",
             hint="weights with |w| > threshold are kept, e.g. threshold=1e-2",
         )
 
 
-def _is_real(value: object) -> bool:
+def _is_real(value: object) -> TypeGuard[numbers.Real]:
     """A real number (numpy scalars too), not a bool, not NaN."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
+    return not isinstance(value, bool) and isinstance(value, numbers.Real) and value == value
 
 
 # --- layer selection ----------------------------------------------------------------------------
@@ -204,14 +200,16 @@ def _is_real(value: object) -> bool:
 
 def _layers_to_prune(
     model: nn.Module, exclude: Iterable[str] | str | None
-) -> list[tuple[str, nn.Module]]:
+) -> list[tuple[str, Layer]]:
     """The (name, module) pairs to prune: every Conv2d/Linear not under an excluded name."""
     modules = dict(model.named_modules())
     names = prunable_layers(model)
     if exclude is None:
         excluded = default_exclude(model)
+    elif isinstance(exclude, str):
+        excluded = [exclude]
     else:
-        excluded = [exclude] if isinstance(exclude, str) else list(exclude)
+        excluded = list(exclude)
     for name in excluded:
         _check_excluded_name(name, names, modules)
     chosen = [n for n in names if not any(_is_under(n, e) for e in excluded)]
@@ -220,7 +218,7 @@ def _layers_to_prune(
             f"no Conv2d/Linear layer is left to prune ({len(names)} found, all excluded)",
             hint="exclude fewer layers (exclude=[] prunes every layer)",
         )
-    return [(n, modules[n]) for n in chosen]
+    return [(n, m) for n in chosen if isinstance(m := modules[n], PRUNABLE_TYPES)]  # (each one is)
 
 
 def _check_excluded_name(name: object, layers: list[str], modules: dict[str, nn.Module]) -> None:
@@ -255,6 +253,17 @@ def _keep_all_but_smallest(scores: Tensor, count: int) -> Tensor:
     return keep
 
 
+def _masks(weights: list[Tensor], sparsity: float | None, threshold: float | None, scope: str) -> list[Tensor]:
+    """The masks of ``weights`` for the given threshold, or else for the sparsity and scope."""
+    if threshold is not None:
+        return [w.abs() > threshold for w in weights]
+    if sparsity is None:
+        raise AssertionError("_check_amount lets neither sparsity nor threshold through")
+    if scope == "global":
+        return _global_masks(weights, sparsity)
+    return [_layer_mask(w, sparsity) for w in weights]
+
+
 def _layer_mask(weight: Tensor, sparsity: float) -> Tensor:
     count = round(sparsity * weight.numel())
     return _keep_all_but_smallest(weight.abs().flatten(), count).view_as(weight)
@@ -263,17 +272,18 @@ def _layer_mask(weight: Tensor, sparsity: float) -> Tensor:
 def _global_masks(weights: list[Tensor], sparsity: float) -> list[Tensor]:
     scores = torch.cat([w.abs().flatten() for w in weights])
     flat = _keep_all_but_smallest(scores, round(sparsity * scores.numel()))
-    return [m.view_as(w) for m, w in zip(flat.split([w.numel() for w in weights]), weights)]
+    parts = torch.split(flat, [w.numel() for w in weights])
+    return [m.view_as(w) for m, w in zip(parts, weights, strict=True)]
 
 
 def _check_no_empty_layer(
-    layers: list[tuple[str, nn.Module]],
+    layers: list[tuple[str, Layer]],
     masks: list[Tensor],
     sparsity: float | None,
     threshold: float | None,
     scope: str,
 ) -> None:
-    empty = [(name, module) for (name, module), mask in zip(layers, masks) if not mask.any()]
+    empty = [(name, module) for (name, module), mask in zip(layers, masks, strict=True) if not mask.any()]
     if not empty:
         return
     names = ", ".join(repr(name) for name, _ in empty[:3])
