@@ -33,6 +33,7 @@ from edgeopt.errors import EdgeoptError, suggest
 from edgeopt.models.root import Trust
 from edgeopt.pipeline.hashing import config_diff, config_hash
 from edgeopt.pipeline.recipe import Recipe
+from edgeopt.pipeline.run_lock import LOCK_FILE, RunLock
 from edgeopt.pipeline.step import RecipeStep
 from edgeopt.utils import atomic_path, write_json_atomic
 
@@ -47,6 +48,7 @@ class RunDir:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self.lock = RunLock(self.root)
 
     def step_dir(self, index: int, step_type: str) -> Path:
         """``steps/NN_type`` (index 0 is the baseline)."""
@@ -57,26 +59,37 @@ class RunDir:
 
         Without ``resume`` the directory must not exist (or be empty), or ``force`` clears a
         previous run in it. With ``resume`` every finished step must be unchanged in ``recipe``.
+        The directory stays locked (:class:`RunLock`) until :meth:`unlock`.
 
         Raises:
             EdgeoptError: The directory exists (no --resume/--force), is not a run directory,
-                or a finished step differs from ``recipe`` (the message names the step).
+                is in use by another run, or a finished step differs from ``recipe`` (the
+                message names the step).
         """
-        exists = self.root.exists() and any(self.root.iterdir())
-        if exists and not resume:
-            if not force:
-                raise EdgeoptError(f"run directory {str(self.root)!r} already exists",
-                                   hint="continue it with --resume, replace it with --force, or pick another -o")
-            self._clear()
-        finished: list[dict[str, Any]] = []
-        if resume and exists:
-            finished = self._check_resume(recipe)
-        elif resume:
+        exists = self.root.is_dir() and any(p.name != LOCK_FILE for p in self.root.iterdir())
+        if exists and not resume and not force:
+            raise EdgeoptError(f"run directory {str(self.root)!r} already exists",
+                               hint="continue it with --resume, replace it with --force, or pick another -o")
+        if exists and not resume and not self._looks_like_run():
+            raise EdgeoptError(f"{str(self.root)!r} is not empty and not an edgeopt run directory; "
+                               "refusing to delete it with --force", hint="pick another -o")
+        if resume and not exists:
             raise EdgeoptError(f"nothing to resume: {str(self.root)!r} holds no run",
                                hint="run without --resume to start it")
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.save_recipe(recipe)
+        self.lock.acquire()  # before anything is deleted or read: another run may be writing it
+        try:
+            finished = self._check_resume(recipe) if resume else []
+            if exists and not resume:
+                self._clear()
+            self.save_recipe(recipe)
+        except BaseException:
+            self.lock.release()
+            raise
         return finished
+
+    def unlock(self) -> None:
+        """Let other runs use the directory."""
+        self.lock.release()
 
     def save_recipe(self, recipe: Recipe) -> None:
         """Write the resolved recipe (every default filled in) beside the results."""
@@ -108,12 +121,16 @@ class RunDir:
         write_json_atomic(self.step_dir(index, step_type) / STEP_FILE, {**record, "finished": _now()})
 
     def finished_records(self) -> list[dict[str, Any]]:
-        """``step.json`` of each finished step, in order, stopping at the first unfinished one."""
+        """``step.json`` of each finished step, in order, stopping at the first unfinished one.
+
+        A ``step.json`` that does not parse (edited or damaged: edgeopt writes it atomically)
+        counts as unfinished, so that step runs again.
+        """
         records: list[dict[str, Any]] = []
-        paths = (self.root / STEPS_DIR).glob(f"*/{STEP_FILE}")
-        for path in sorted(paths, key=lambda p: int(p.parent.name.split("_")[0])):
-            record = json.loads(path.read_text(encoding="utf-8"))
-            if record.get("index") != len(records):
+        folders = [p for p in (self.root / STEPS_DIR).glob("*") if p.name.split("_")[0].isdigit()]
+        for folder in sorted(folders, key=lambda p: int(p.name.split("_")[0])):
+            record = _read_record(folder / STEP_FILE)
+            if record is None or record.get("index") != len(records):
                 break
             records.append(record)
         return records
@@ -137,12 +154,18 @@ class RunDir:
                         f"step {index} ({record['type']} {record['name']!r})")
         return records
 
+    def _looks_like_run(self) -> bool:
+        return (self.root / STATE_FILE).is_file() or (self.root / RECIPE_FILE).is_file()
+
     def _clear(self) -> None:
-        looks_like_run = (self.root / STATE_FILE).is_file() or (self.root / RECIPE_FILE).is_file()
-        if not looks_like_run:
-            raise EdgeoptError(f"{str(self.root)!r} is not empty and not an edgeopt run directory; "
-                               "refusing to delete it with --force", hint="pick another -o")
-        shutil.rmtree(self.root)
+        """Delete the earlier run, keeping the lock file this run holds."""
+        for path in self.root.iterdir():
+            if path.name == LOCK_FILE:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
 
 
 def step_config(step: RecipeStep) -> dict[str, Any]:
@@ -165,6 +188,15 @@ def _check_same(record: dict[str, Any], step_type: str, config: dict[str, Any], 
         f"cannot resume: {what} changed since it ran ({shown or 'options differ'})",
         hint="resume with the recipe the run used (RUN_DIR/recipe.yaml), or start afresh with --force or a new -o",
     )
+
+
+def _read_record(path: Path) -> dict[str, Any] | None:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    needed = ("index", "type", "hash", "config", "candidate")
+    return record if isinstance(record, dict) and all(k in record for k in needed) else None
 
 
 def _now() -> str:

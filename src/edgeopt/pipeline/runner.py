@@ -85,6 +85,12 @@ class _Run:
     def execute(self, *, resume: bool, force: bool, report: bool) -> Any:
         device = self._device()  # a bad target fails before any training
         finished = self.dir.prepare(self.recipe, resume=resume, force=force)
+        try:
+            return self._steps(finished, device, report)
+        finally:
+            self.dir.unlock()
+
+    def _steps(self, finished: list[dict[str, Any]], device: Any, report: bool) -> Any:
         self.dir.write_state(self.recipe, "running")
         self.data = self.recipe.data.load()
         self.example_input = self.data.test.tensors[0][:1].clone()
