@@ -26,9 +26,9 @@ time.sleep(600)
 
 
 def test_a_held_lock_names_its_holder(tmp_path):
-    with RunLock(tmp_path):
-        with pytest.raises(EdgeoptError, match=rf"is in use by process {os.getpid()} on .* \(since "):
-            RunLock(tmp_path).acquire()
+    expected = rf"is in use by process {os.getpid()} on .* \(since "
+    with RunLock(tmp_path), pytest.raises(EdgeoptError, match=expected):
+        RunLock(tmp_path).acquire()
     with RunLock(tmp_path):  # released: free again
         pass
 
