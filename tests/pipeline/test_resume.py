@@ -162,3 +162,29 @@ def test_resume_with_a_removed_step_or_only_cosmetic_changes(done_run, write_rec
 def test_resume_without_a_run(write_recipe, tmp_path):
     with pytest.raises(EdgeoptError, match="nothing to resume"):
         run_recipe(write_recipe("- type: fuse\n"), tmp_path / "none", resume=True, report=False)
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_the_command_line_says_how_to_resume(write_recipe, tmp_path):
+    flag, marker = tmp_path / "stall.flag", tmp_path / "started.txt"
+    flag.touch()
+    recipe = write_recipe(f"- type: test.stall\n  flag: {flag}\n  marker: {marker}\n")
+    run_dir = tmp_path / "run"
+    script = (f"import sys; sys.path.insert(0, {str(HERE)!r})\nimport pipeline_test_steps\n"
+              "from edgeopt.cli import main\nsys.argv = ['edgeopt', *sys.argv[1:]]\nmain()\n")
+    proc = subprocess.Popen([sys.executable, "-c", script, "run", recipe, "-o", str(run_dir), "--no-report"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "the run never reached the stalling step"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == (f"interrupted; finished steps are kept: continue with "
+                                            f"`edgeopt run {recipe} -o {run_dir} --no-report --resume`")
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"

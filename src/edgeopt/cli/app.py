@@ -57,7 +57,11 @@ app.command("prune")(prune_cmd.prune)
 
 
 def main() -> None:
-    """Run the CLI; print user errors as one line (exit 2) unless ``--debug`` is given."""
+    """Run the CLI; print user errors as one line (exit 2) unless ``--debug`` is given.
+
+    On Ctrl-C, Typer exits 130 without a word (it turns the interrupt into ``Exit(130)``); edgeopt
+    says the command was interrupted and, for a run, how to resume.
+    """
     debug = "--debug" in sys.argv[1:]
     if not debug:
         from edgeopt.utils.quiet import quiet_third_party
@@ -73,5 +77,22 @@ def main() -> None:
             err_console.print(f"  hint: {exc.hint}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
-        err_console.print("interrupted")
-        sys.exit(130)
+        _interrupted()
+    except SystemExit as exc:
+        if exc.code == 130 and isinstance(exc.__context__, typer.Exit) \
+                and isinstance(exc.__context__.__cause__, KeyboardInterrupt):
+            _interrupted()
+        raise
+
+
+def _interrupted() -> None:
+    err_console.print(f"interrupted{_resume_hint(sys.argv[1:])}", highlight=False)
+    sys.exit(130)
+
+
+def _resume_hint(args: list[str]) -> str:
+    """``; finished steps are kept: continue with …--resume`` for the commands that resume."""
+    if not args or args[0] not in ("run", "demo") or "--resume" in args:
+        return "" if "--resume" not in args else "; finished steps are kept: run the same command again"
+    rest = [a for a in args if a != "--force"]
+    return f"; finished steps are kept: continue with `edgeopt {' '.join(rest)} --resume`"
