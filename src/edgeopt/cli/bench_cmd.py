@@ -9,11 +9,13 @@ import typer
 from rich.table import Table
 
 from edgeopt.cli.common import (
+    FORCE_OPTION,
     INPUT_SIZE_OPTION,
     MODEL_ARG_OPTION,
     MODEL_HELP,
     TRUST_OPTION,
     WEIGHTS_OPTION,
+    check_output,
     console,
     load_data,
     make_config,
@@ -38,6 +40,7 @@ def export(
     weights: Path = WEIGHTS_OPTION,
     opset: int = typer.Option(18, "--opset", help="ONNX opset (18 or newer)."),
     trust_code: bool = TRUST_OPTION,
+    force: bool = FORCE_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print the artifact as JSON."),
 ) -> None:
     """Export a model to an artifact file, checked against the eager model (parity).
@@ -57,8 +60,7 @@ def export(
         raise EdgeoptError(
             f"a {format} file must be named NAME{suffix}, got {path.name!r}", hint=f"e.g. -o model{suffix}"
         )
-    if Path(model).exists() and path.resolve() == Path(model).resolve():
-        raise EdgeoptError(f"refusing to write the export over its input {model!r}", hint="pick another -o")
+    check_output(path, force=force, inputs=(model, weights), directory=False)
     config = make_config(Export, formats=[format], opset=opset)
     opened = open_source(model, model_arg=model_arg, weights=weights, trust_code=trust_code, input_size=input_size)
     applied = run_transform(config, opened, path.parent, data=None, name=path.name[: -len(suffix)], checkpoint=path)

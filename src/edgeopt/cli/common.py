@@ -150,3 +150,30 @@ def profile_source(model: str, *, input_size: str | None = None, model_arg: list
 
     opened = open_source(model, model_arg=model_arg, weights=weights, trust_code=trust_code, input_size=input_size)
     return profile(opened.model, input_size=opened.input_size or DEFAULT_INPUT_SIZE), None
+
+
+FORCE_OPTION = typer.Option(False, "--force", help="Replace outputs an earlier command left at -o.")
+
+
+def check_output(out: Path, *, force: bool, inputs: tuple[str | Path | None, ...], directory: bool) -> None:
+    """Refuse, before any work, to write over an input, or over earlier outputs without ``--force``.
+
+    One convention for every command: an output that exists is replaced only with ``--force``; an
+    input is never written over.
+
+    Args:
+        out: The ``-o`` file, or directory (``directory=True``) whose ``model.pt`` and files are written.
+        force: Whether ``--force`` was given.
+        inputs: The command's input files (names that are not files are ignored).
+        directory: Whether ``out`` is a directory.
+    """
+    written = out / "model.pt" if directory else out
+    for source in inputs:
+        if source is not None and Path(source).is_file() and Path(source).resolve() == written.resolve():
+            raise EdgeoptError(f"refusing to write over the input {str(source)!r}", hint="pick another -o")
+    if directory and out.exists() and not out.is_dir():
+        raise EdgeoptError(f"output directory {str(out)!r} is a file", hint="pick a directory for -o")
+    taken = out.is_dir() and any(out.iterdir()) if directory else out.exists()
+    if taken and not force:
+        what = "directory holds earlier outputs" if directory else "file exists"
+        raise EdgeoptError(f"output {what}: {str(out)!r}", hint="replace with --force, or pick another -o")

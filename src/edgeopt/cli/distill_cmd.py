@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from edgeopt.cli.common import MODEL_ARG_OPTION, TRUST_OPTION, console, make_config, open_source
+from edgeopt.cli.common import (
+    FORCE_OPTION,
+    MODEL_ARG_OPTION,
+    TRUST_OPTION,
+    check_output,
+    console,
+    make_config,
+    open_source,
+)
 from edgeopt.errors import EdgeoptError
 
 if TYPE_CHECKING:
@@ -43,6 +51,7 @@ def distill(
     ),
     seed: int = typer.Option(0, "--seed"),
     trust_code: bool = TRUST_OPTION,
+    force: bool = FORCE_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table."),
 ) -> None:
     """Distill TEACHER into STUDENT on DATA; save the student and report both on the test split.
@@ -55,6 +64,7 @@ def distill(
     from edgeopt.loading import check_input_size, open_model
     from edgeopt.train import TrainConfig, seed_everything
 
+    check_output(out, force=force, inputs=(teacher, student), directory=True)
     try:
         teacher_model = open_model(teacher, trust_code=trust_code)
     except EdgeoptError as exc:

@@ -10,11 +10,13 @@ from rich.table import Table
 
 from edgeopt.artifact import CHECKPOINT_SUFFIXES, PROGRAM_SUFFIX
 from edgeopt.cli.common import (
+    FORCE_OPTION,
     INPUT_SIZE_OPTION,
     MODEL_ARG_OPTION,
     MODEL_HELP,
     TRUST_OPTION,
     WEIGHTS_OPTION,
+    check_output,
     console,
     open_source,
 )
@@ -35,6 +37,7 @@ def fuse(
         "(a torch.export program).",
     ),
     trust_code: bool = TRUST_OPTION,
+    force: bool = FORCE_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables."),
 ) -> None:
     """Fold every BatchNorm into the conv or linear layer before it (torch.fx), checked against
@@ -49,6 +52,8 @@ def fuse(
     from edgeopt.cli.transform_run import run_transform, show
     from edgeopt.fuse import Fuse
 
+    if output is not None:
+        check_output(output, force=force, inputs=(model, weights), directory=False)
     opened = open_source(model, model_arg=model_arg, weights=weights, trust_code=trust_code, input_size=input_size)
     as_checkpoint = output is not None and output.suffix != PROGRAM_SUFFIX
     applied = run_transform(Fuse(), opened, None, data=None, checkpoint=output if as_checkpoint else None)

@@ -7,10 +7,12 @@ from pathlib import Path
 import typer
 
 from edgeopt.cli.common import (
+    FORCE_OPTION,
     MODEL_ARG_OPTION,
     MODEL_HELP,
     TRUST_OPTION,
     WEIGHTS_OPTION,
+    check_output,
     load_data,
     make_config,
     open_source,
@@ -51,6 +53,7 @@ def prune(
     model_arg: list[str] = MODEL_ARG_OPTION,
     weights: Path = WEIGHTS_OPTION,
     trust_code: bool = TRUST_OPTION,
+    force: bool = FORCE_OPTION,
     threads: int = typer.Option(2, "--threads", "-t", help="Threads for the latency comparison."),
     latency: bool = typer.Option(
         True, "--latency/--no-latency", help="Structured: time both models in ONNX Runtime, side by side."
@@ -88,6 +91,7 @@ def prune(
             schedule="gradual" if rounds > 1 else "oneshot",
             pruning_steps=rounds,
         )
+    check_output(out, force=force, inputs=(model, weights), directory=True)
     splits = load_data(data)
     opened = open_source(model, model_arg=model_arg, weights=weights, trust_code=trust_code, data=splits)
     applied = run_transform(

@@ -7,10 +7,12 @@ from pathlib import Path
 import typer
 
 from edgeopt.cli.common import (
+    FORCE_OPTION,
     MODEL_ARG_OPTION,
     MODEL_HELP,
     TRUST_OPTION,
     WEIGHTS_OPTION,
+    check_output,
     load_data,
     make_config,
     open_source,
@@ -34,6 +36,7 @@ def quantize(
     model_arg: list[str] = MODEL_ARG_OPTION,
     weights: Path = WEIGHTS_OPTION,
     trust_code: bool = TRUST_OPTION,
+    force: bool = FORCE_OPTION,
     threads: int = typer.Option(2, "--threads", "-t", help="Threads for the latency comparison."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -70,6 +73,7 @@ def quantize(
         )
     else:
         config = make_config(DynamicQuant, backend=backend)
+    check_output(output, force=force, inputs=(model, weights), directory=True)
     splits = load_data(data)
     opened = open_source(model, model_arg=model_arg, weights=weights, trust_code=trust_code, data=splits)
     applied = run_transform(config, opened, output, data=splits, latency=format_for_runtime(backend), threads=threads)

@@ -6,7 +6,16 @@ from pathlib import Path
 
 import typer
 
-from edgeopt.cli.common import MODEL_ARG_OPTION, TRUST_OPTION, WEIGHTS_OPTION, console, make_config, open_source
+from edgeopt.cli.common import (
+    FORCE_OPTION,
+    MODEL_ARG_OPTION,
+    TRUST_OPTION,
+    WEIGHTS_OPTION,
+    check_output,
+    console,
+    make_config,
+    open_source,
+)
 
 
 def train(
@@ -27,6 +36,7 @@ def train(
     ),
     seed: int = typer.Option(0, "--seed"),
     trust_code: bool = TRUST_OPTION,
+    force: bool = FORCE_OPTION,
 ) -> None:
     """Train MODEL on DATA, report test accuracy and save an edgeopt checkpoint.
 
@@ -39,6 +49,7 @@ def train(
     config = make_config(
         TrainConfig, epochs=epochs, batch_size=batch_size, lr=lr, augment_shift=augment_shift, seed=seed
     )
+    check_output(out, force=force, inputs=(model, weights), directory=True)
     splits = load_dataset(data)
     seed_everything(seed)  # the initial weights too, so a run is repeatable
     opened = open_source(model, model_arg=model_arg, weights=weights, trust_code=trust_code, data=splits)
