@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypedDict
 
 from torch import Tensor, nn
 from torch.utils.data import Dataset
@@ -25,6 +25,19 @@ from edgeopt.errors import EdgeoptError
 from edgeopt.prune.bn_recalibration import recalibrate_batchnorm
 from edgeopt.prune.structured import structured_with_report
 from edgeopt.train import TrainConfig, evaluate, fit
+
+
+class PruningRound(TypedDict):
+    """One row of :func:`iterative_structured`'s history (accuracies are None without val data)."""
+
+    round: int
+    ratio: float  # of the channels left before the round
+    params: int
+    macs: int
+    channels: int  # prunable channels left
+    val_acc_pruned: float | None
+    val_acc_finetuned: float | None
+    fit: dict[str, Any]  # TrainResult.to_dict()
 
 
 def iterative_structured(
@@ -41,7 +54,7 @@ def iterative_structured(
     round_to: int | None = None,
     exclude: Iterable[str] | None = None,
     importance_data: Dataset[Any] | None = None,
-) -> tuple[nn.Module, list[dict[str, Any]]]:
+) -> tuple[nn.Module, list[PruningRound]]:
     """Prune ``ratio`` of the channels in ``rounds`` prune → fine-tune rounds (the shared ``fit``).
 
     Args:
@@ -64,7 +77,7 @@ def iterative_structured(
     if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio < 1:
         raise EdgeoptError(f"pruning ratio must be in [0, 1), got {ratio!r}", hint="e.g. 0.5")
     step = 1 - (1 - ratio) ** (1 / rounds)
-    current, history = model, []
+    current, history = model, list[PruningRound]()
     size = tuple(example_input.shape)
     for index in range(1, rounds + 1):
         current, report = structured_with_report(
@@ -72,11 +85,9 @@ def iterative_structured(
             exclude=exclude, data=train if importance_data is None else importance_data)
         recalibrate_batchnorm(current, train)  # stale BN statistics alone take accuracy to chance
         cost = profile(current, input_size=size)
-        row: dict[str, Any] = {"round": index, "ratio": step, "params": cost.params, "macs": cost.macs,
-                               "channels": report.channels_after}
-        row["val_acc_pruned"] = evaluate(current, val).accuracy if val is not None else None
+        val_acc_pruned = evaluate(current, val).accuracy if val is not None else None
         result = fit(current, train, val, config)
-        row["val_acc_finetuned"] = result.best_val_acc
-        row["fit"] = result.to_dict()
-        history.append(row)
+        history.append({"round": index, "ratio": step, "params": cost.params, "macs": cost.macs,
+                        "channels": report.channels_after, "val_acc_pruned": val_acc_pruned,
+                        "val_acc_finetuned": result.best_val_acc, "fit": result.to_dict()})
     return current, history

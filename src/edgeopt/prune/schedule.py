@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypedDict, TypeGuard
 
 from torch import nn
 from torch.utils.data import Dataset
@@ -33,11 +33,23 @@ from torch.utils.data import Dataset
 from edgeopt.errors import EdgeoptError
 from edgeopt.prune.sparsity import sparsity_report
 from edgeopt.prune.unstructured import Scope, _is_real, magnitude
-from edgeopt.train import TrainConfig, evaluate, fit
+from edgeopt.train import TrainConfig, TrainResult, evaluate, fit
 
-__all__ = ["gradual_magnitude", "polynomial_sparsity"]
+__all__ = ["PruningStep", "gradual_magnitude", "polynomial_sparsity"]
 
 log = logging.getLogger(__name__)
+
+
+class PruningStep(TypedDict):
+    """One row of :func:`gradual_magnitude`'s history (accuracies are None without val data)."""
+
+    step: int
+    target_sparsity: float
+    sparsity: float | None  # SparsityReport.masked_sparsity: None only if no layer is masked
+    val_acc_pruned: float | None
+    val_acc: float | None
+    epochs: int
+    seconds: float
 
 
 def polynomial_sparsity(step: int, steps: int, initial: float, final: float) -> float:
@@ -72,7 +84,7 @@ def gradual_magnitude(
     config: TrainConfig | None = None,
     scope: Scope = "global",
     exclude: Iterable[str] | str | None = None,
-) -> tuple[nn.Module, list[dict[str, Any]]]:
+) -> tuple[nn.Module, list[PruningStep]]:
     """Prune ``model`` gradually to ``final_sparsity``, fine-tuning after each pruning step.
 
     Step 0 prunes to ``initial_sparsity`` (nothing when 0). Each step ``t`` = 1..``steps`` prunes
@@ -129,9 +141,9 @@ def _row(
     target: float,
     model: nn.Module,
     val: Dataset[Any] | None,
-    result: Any,
+    result: TrainResult | None,
     val_pruned: float | None = None,
-) -> dict[str, Any]:
+) -> PruningStep:
     val_acc = evaluate(model, val).accuracy if val is not None else None
     return {
         "step": step,
@@ -145,24 +157,28 @@ def _row(
 
 
 def _check_steps(steps: object) -> None:
-    if not _is_int(steps) or steps < 1:  # type: ignore[operator]
+    if not _is_int(steps) or steps < 1:
         raise EdgeoptError(f"the number of pruning steps must be an integer >= 1, got {steps!r}")
 
 
 def _check_sparsities(initial: object, final: object) -> None:
-    for what, value in (("initial", initial), ("final", final)):
-        if not _is_real(value) or not 0.0 <= value < 1.0:  # type: ignore[operator]
-            raise EdgeoptError(
-                f"{what} sparsity {value!r} is outside [0, 1)",
-                hint="give the fraction of weights to zero, e.g. 0.8 for 80%",
-            )
-    if initial > final:  # type: ignore[operator]
+    if _sparsity(initial, "initial") > _sparsity(final, "final"):
         raise EdgeoptError(
             f"initial sparsity {initial} is above final sparsity {final}",
             hint="sparsity only grows during gradual pruning",
         )
 
 
-def _is_int(value: object) -> bool:
+def _sparsity(value: object, what: str) -> float:
+    """``value`` as a float, if it is a sparsity in [0, 1)."""
+    if not _is_real(value) or not 0.0 <= float(value) < 1.0:
+        raise EdgeoptError(
+            f"{what} sparsity {value!r} is outside [0, 1)",
+            hint="give the fraction of weights to zero, e.g. 0.8 for 80%",
+        )
+    return float(value)
+
+
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
