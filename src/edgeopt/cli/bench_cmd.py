@@ -58,7 +58,7 @@ def export(
     path = output or Path(_stem(model) + suffix)
     if not path.name.endswith(suffix) or len(path.name) == len(suffix):
         raise EdgeoptError(
-            f"a {format} file must be named NAME{suffix}, got {path.name!r}", hint=f"e.g. -o model{suffix}"
+            f"{format} files are named NAME{suffix}, got {path.name!r}", hint=f"e.g. -o model{suffix}"
         )
     check_output(path, force=force, inputs=(model, weights), directory=False)
     config = make_config(Export, formats=[format], opset=opset)
