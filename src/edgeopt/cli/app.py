@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import typer
@@ -78,11 +79,28 @@ def main() -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         _interrupted()
+    except OSError as exc:  # read-only, full disk, not a directory...: the user's machine, not a bug
+        if debug or not (exc.filename or exc.errno in _OS_ERRORS):
+            raise
+        where = f" {str(exc.filename)!r}" if exc.filename else ""
+        err_console.print(f"[bold red]error:[/] cannot write or read{where}: {exc.strerror or exc}", highlight=False)
+        err_console.print(f"  hint: {_OS_ERRORS.get(exc.errno or 0, 'check the path and its permissions')}",
+                          highlight=False)
+        sys.exit(2)
     except SystemExit as exc:
         if exc.code == 130 and isinstance(exc.__context__, typer.Exit) \
                 and isinstance(exc.__context__.__cause__, KeyboardInterrupt):
             _interrupted()
         raise
+
+
+_OS_ERRORS = {
+    errno.ENOSPC: "the disk is full: free space or write elsewhere (-o)",
+    errno.EROFS: "the file system is read-only: write elsewhere (-o)",
+    errno.EACCES: "no permission: write elsewhere (-o) or fix the permissions",
+    errno.ENOTDIR: "a part of the path is a file, not a directory",
+    errno.EDQUOT: "the disk quota is used up: free space or write elsewhere (-o)",
+}
 
 
 def _interrupted() -> None:

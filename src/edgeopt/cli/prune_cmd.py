@@ -70,6 +70,7 @@ def prune(
     from edgeopt.train import TrainConfig
 
     fine_tune = TrainConfig(epochs=finetune_epochs, lr=lr, progress=False, seed=0) if finetune_epochs else None
+    config: StructuredPrune | MagnitudePrune
     if method == "structured":
         config = make_config(
             StructuredPrune,
