@@ -44,7 +44,27 @@ _EXPORTS: dict[str, str] = {
     "MagnitudePrune": "edgeopt.prune.transforms",
 }
 
-__all__ = sorted([*_EXPORTS, "structured"])
+# Literal, not computed from _EXPORTS: mypy reads only a literal __all__ and would export nothing.
+__all__ = [
+    "IMPORTANCE_CRITERIA",
+    "ChannelGroup",
+    "MagnitudePrune",
+    "SparsityReport",
+    "StructuredPrune",
+    "channel_groups",
+    "channel_importance",
+    "default_exclude",
+    "depthwise_layers",
+    "finalize",
+    "gradual_magnitude",
+    "iterative_structured",
+    "magnitude",
+    "polynomial_sparsity",
+    "recalibrate_batchnorm",
+    "restore_masks",
+    "sparsity_report",
+    "structured",
+]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
