@@ -42,14 +42,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from edgeopt.baseline import train_baseline
 
 from edgeopt.analysis import profile
-from edgeopt.checkpoint import load_checkpoint
+from edgeopt.checkpoint import load_checkpoint, save_checkpoint
 from edgeopt.data import load_dataset
 from edgeopt.distill import distill
+from edgeopt.loading import open_model
 from edgeopt.models import create_model
-from edgeopt.train import TrainConfig, evaluate, fit, seed_everything
+from edgeopt.train import Train, TrainConfig, evaluate, fit, seed_everything
+from edgeopt.transform import Result
 from edgeopt.utils import write_json_atomic
 
 RESULTS = Path(__file__).parent / "results" / "distillation.json"
@@ -70,15 +71,17 @@ def load_or_train_teacher(path: Path, width: float, data: Any) -> tuple[torch.nn
     """The teacher checkpoint at ``path``, trained with :data:`CONFIG` (seed 0) if it is missing."""
     if path.is_file():
         ckpt = load_checkpoint(path)
-        return ckpt.model, f"loaded {path}", dict(ckpt.model_kwargs or {})
-    kwargs = teacher_kwargs(width)
+        return ckpt.model, f"loaded {path}", dict(ckpt.lineage.root.kwargs if ckpt.lineage else {})
     start = time.perf_counter()
-    # train_baseline writes <dir>/model.pt; the cache name is moved into place atomically.
-    result = train_baseline("mobilenet_v1", data, path.with_suffix(""), config=CONFIG, model_kwargs=kwargs)
-    os.replace(result.checkpoint, path)
+    seed_everything(CONFIG.seed)  # the initial weights too, as `edgeopt train` does
+    opened = open_model("mobilenet_v1", kwargs=teacher_kwargs(width), data=data)
+    fit(opened.model, data.train, data.val, CONFIG)
+    assert opened.lineage is not None
+    save_checkpoint(path, opened.model, opened.lineage.then(Train(train=CONFIG), Result()),
+                    metadata={"dataset": data.name})
     minutes = (time.perf_counter() - start) / 60
-    return result.model, (f"trained here with the recipe above ({CONFIG.epochs} epochs), seed 0, "
-                          f"in {minutes:.1f} min; cached at {path}"), kwargs
+    return opened.model, (f"trained here with the recipe above ({CONFIG.epochs} epochs), seed 0, "
+                          f"in {minutes:.1f} min; cached at {path}"), dict(opened.lineage.root.kwargs)
 
 
 def new_student(seed: int) -> torch.nn.Module:
