@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from edgeopt.utils.lazy import lazy_exports
-
 from edgeopt.version import __version__
 
 # public name -> module that defines it
@@ -50,7 +49,35 @@ _EXPORTS: dict[str, str] = {
     "write_report": "edgeopt.report",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = [
+    "DatasetSplits",
+    "EdgeoptError",
+    "Inputs",
+    "Lineage",
+    "ModelProfile",
+    "TrainConfig",
+    "Transform",
+    "__version__",
+    "apply",
+    "check_fit",
+    "compare_conv",
+    "create_model",
+    "estimate_energy",
+    "estimate_latency",
+    "evaluate",
+    "fit",
+    "get_device",
+    "list_datasets",
+    "list_models",
+    "load_checkpoint",
+    "load_dataset",
+    "load_model",
+    "load_results",
+    "open_model",
+    "profile",
+    "save_checkpoint",
+    "write_report",
+]
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

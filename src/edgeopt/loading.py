@@ -28,7 +28,7 @@ from edgeopt.artifact import CHECKPOINT_SUFFIXES, MODEL_FILE_SUFFIXES, PROGRAM_S
 from edgeopt.checkpoint import Checkpoint, load_checkpoint
 from edgeopt.errors import EdgeoptError
 from edgeopt.lineage import Lineage
-from edgeopt.models.registry import _REGISTRY
+from edgeopt.models.registry import is_registered
 from edgeopt.models.root import ModelRoot, Trust, data_kwargs
 from edgeopt.models.weights import load_weights
 
@@ -95,7 +95,7 @@ def _build_named(source: str, kwargs: dict[str, Any], data: DatasetSplits | None
 
 def is_model_file(text: str) -> bool:
     """True when ``text`` names a file (a checkpoint or ``.pt2`` program), not a model name."""
-    if text in _REGISTRY:
+    if is_registered(text):
         return False
     return Path(text).suffix in MODEL_FILE_SUFFIXES or "/" in text or Path(text).exists()
 

@@ -9,7 +9,7 @@ from edgeopt.analysis import profile
 from edgeopt.errors import EdgeoptError
 from edgeopt.models import create_model
 from edgeopt.prune import structured
-from edgeopt.prune.structured import structured_with_report
+from edgeopt.prune.channel_pruning import structured_with_report
 
 torch.set_num_threads(1)
 

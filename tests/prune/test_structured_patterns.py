@@ -8,7 +8,7 @@ from structured_zoo import INPUT, ZOO, calibrated, outputs
 
 from edgeopt.analysis import profile
 from edgeopt.prune import structured
-from edgeopt.prune.structured import structured_with_report
+from edgeopt.prune.channel_pruning import structured_with_report
 
 torch.set_num_threads(1)
 

@@ -8,7 +8,7 @@ import torch
 from edgeopt.data import load_dataset
 from edgeopt.errors import EdgeoptError
 from edgeopt.models import create_model
-from edgeopt.quantize.qat import ModeSyncedGraph, prepare_qat, qat
+from edgeopt.quantize.qat_training import ModeSyncedGraph, prepare_qat, qat
 from edgeopt.runtime import scoped_threads
 from edgeopt.train import TrainConfig, fit
 

@@ -1,4 +1,4 @@
-"""``edgeopt report`` through Typer (the command is registered in edgeopt.cli.app by the lead)."""
+"""``edgeopt report`` through Typer (the command is registered in edgeopt.cli.entry by the lead)."""
 
 import pytest
 import typer

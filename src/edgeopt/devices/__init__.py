@@ -12,14 +12,34 @@ Example:
     >>> print(check_fit(p, get_device("stm32h743"), "int8"))  # doctest: +SKIP
 """
 
-from edgeopt.devices.catalog import builtin_devices, get_device, load_catalog, read_device_file
-from edgeopt.devices.chart import plot_resources
-from edgeopt.devices.energy import EnergyEstimate, estimate_energy
-from edgeopt.devices.fit import FitCheck, FitReport, check_fit
-from edgeopt.devices.host import measure_host
-from edgeopt.devices.latency import LatencyEstimate, LayerLatency, estimate_latency
-from edgeopt.devices.onnx_cost import onnx_profile
-from edgeopt.devices.schema import CATEGORIES, PRECISIONS, Device, PeakOps
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from edgeopt.utils.lazy import lazy_exports
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "builtin_devices": "edgeopt.devices.catalog",
+    "get_device": "edgeopt.devices.catalog",
+    "load_catalog": "edgeopt.devices.catalog",
+    "read_device_file": "edgeopt.devices.catalog",
+    "plot_resources": "edgeopt.devices.chart",
+    "EnergyEstimate": "edgeopt.devices.energy",
+    "estimate_energy": "edgeopt.devices.energy",
+    "check_fit": "edgeopt.devices.fit",
+    "FitCheck": "edgeopt.devices.fit",
+    "FitReport": "edgeopt.devices.fit",
+    "measure_host": "edgeopt.devices.host",
+    "estimate_latency": "edgeopt.devices.latency",
+    "LatencyEstimate": "edgeopt.devices.latency",
+    "LayerLatency": "edgeopt.devices.latency",
+    "onnx_profile": "edgeopt.devices.onnx_cost",
+    "CATEGORIES": "edgeopt.devices.schema",
+    "Device": "edgeopt.devices.schema",
+    "PeakOps": "edgeopt.devices.schema",
+    "PRECISIONS": "edgeopt.devices.schema",
+}
 
 __all__ = [
     "CATEGORIES",
@@ -42,3 +62,29 @@ __all__ = [
     "plot_resources",
     "read_device_file",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
+if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
+    from edgeopt.devices.catalog import (
+        builtin_devices as builtin_devices,
+        get_device as get_device,
+        load_catalog as load_catalog,
+        read_device_file as read_device_file,
+    )
+    from edgeopt.devices.chart import plot_resources as plot_resources
+    from edgeopt.devices.energy import EnergyEstimate as EnergyEstimate, estimate_energy as estimate_energy
+    from edgeopt.devices.fit import FitCheck as FitCheck, FitReport as FitReport, check_fit as check_fit
+    from edgeopt.devices.host import measure_host as measure_host
+    from edgeopt.devices.latency import (
+        LatencyEstimate as LatencyEstimate,
+        LayerLatency as LayerLatency,
+        estimate_latency as estimate_latency,
+    )
+    from edgeopt.devices.onnx_cost import onnx_profile as onnx_profile
+    from edgeopt.devices.schema import (
+        CATEGORIES as CATEGORIES,
+        PRECISIONS as PRECISIONS,
+        Device as Device,
+        PeakOps as PeakOps,
+    )

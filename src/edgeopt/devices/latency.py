@@ -105,7 +105,7 @@ def estimate_latency(profile: ModelProfile, device: Device,
     """Roofline latency estimate of ``profile`` on ``device`` at ``precision``.
 
     Args:
-        profile: A :class:`ModelProfile` (from ``edgeopt.analysis.profile`` or ONNX costing).
+        profile: A :class:`ModelProfile` (from ``edgeopt.analysis.profiler`` or ONNX costing).
         device: The target device.
         precision: ``fp32``, ``fp16`` or ``int8``; every tensor counted at its element size.
 

@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,33 @@ class ModelEntry:
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
+# edgeopt's own models: registered on the registry's first use (building them imports torch.nn
+# layers, which ``import edgeopt`` and ``edgeopt --help`` should not wait for).
+_BUILTINS = (
+    ("mobilenet_v1", "edgeopt.models.mobilenet_v1", "MobileNetV1",
+     "MobileNetV1 (Howard et al. 2017): depthwise separable convs, width α"),
+    ("mobilenet_v1_conv", "edgeopt.models.mobilenet_v1", "ConvMobileNet",
+     "MobileNetV1 with full 3×3 convs instead of separable ones"),
+    ("mobilenet_v2", "edgeopt.models.mobilenet_v2", "MobileNetV2",
+     "MobileNetV2 (Sandler et al. 2018): inverted residuals"),
+    ("simple_cnn", "edgeopt.models.simple_cnn", "SimpleCNN", "A small plain CNN baseline (3 conv-BN-ReLU stages)"),
+)
+_builtins_registered = False
+
+
+def _registry() -> dict[str, ModelEntry]:
+    """The registry, edgeopt's own models included."""
+    global _builtins_registered
+    if not _builtins_registered:
+        _builtins_registered = True
+        for name, module, attr, description in _BUILTINS:
+            _REGISTRY[name] = ModelEntry(name, getattr(importlib.import_module(module), attr), description)
+    return _REGISTRY
+
+
+def is_registered(name: str) -> bool:
+    """Whether ``name`` is a registry model (edgeopt's or one you registered)."""
+    return name in _registry()
 
 
 def register_model(name: str, description: str = "") -> Callable[[ModelFactory], ModelFactory]:
@@ -48,7 +76,7 @@ def register_model(name: str, description: str = "") -> Callable[[ModelFactory],
     """
 
     def decorator(factory: ModelFactory) -> ModelFactory:
-        if name in _REGISTRY:
+        if name in _registry():
             raise ValueError(f"model name {name!r} is already registered")
         doc = description or (inspect.getdoc(factory) or "").split("\n")[0]
         _REGISTRY[name] = ModelEntry(name, factory, doc)
@@ -59,10 +87,11 @@ def register_model(name: str, description: str = "") -> Callable[[ModelFactory],
 
 def get_entry(name: str) -> ModelEntry:
     """Return the registry entry for ``name`` or raise an error suggesting close names."""
+    registry = _registry()
     try:
-        return _REGISTRY[name]
+        return registry[name]
     except KeyError:
-        hint = suggest(name, _REGISTRY) or f"known models: {', '.join(sorted(_REGISTRY))}"
+        hint = suggest(name, registry) or f"known models: {', '.join(sorted(registry))}"
         raise EdgeoptError(f"unknown model {name!r}", hint=hint) from None
 
 
@@ -85,9 +114,9 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
 
 def list_models(pattern: str = "*") -> list[str]:
     """Sorted names of registered models matching a shell-style ``pattern``."""
-    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
+    return sorted(n for n in _registry() if fnmatch.fnmatch(n, pattern))
 
 
 def model_entries() -> list[ModelEntry]:
     """All registry entries, sorted by name."""
-    return [_REGISTRY[n] for n in list_models()]
+    return [_registry()[n] for n in list_models()]

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from edgeopt.errors import EdgeoptError
-from edgeopt.models.registry import _REGISTRY, create_model, get_entry
+from edgeopt.models.registry import create_model, get_entry, is_registered
 
 FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 # Trust: True (any module), False (none), or the modules / sources the user allowed.
@@ -67,7 +67,7 @@ class ModelRoot(BaseModel):
         Raises:
             EdgeoptError: ``source`` is neither (close registry names are suggested).
         """
-        if source in _REGISTRY:
+        if is_registered(source):
             return cls(kind="registry", source=source, kwargs=dict(kwargs or {}))
         if FACTORY_RE.match(source):
             return cls(kind="factory", source=source, kwargs=dict(kwargs or {}))
@@ -162,7 +162,7 @@ def import_factory(source: str) -> Any:
 
 def accepted_kwargs(root_source: str) -> list[str]:
     """Keyword arguments a registry model or factory takes (a factory the user named)."""
-    if root_source in _REGISTRY:
+    if is_registered(root_source):
         return get_entry(root_source).accepted_kwargs()
     factory = import_factory(root_source)
     try:

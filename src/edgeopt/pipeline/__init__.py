@@ -36,7 +36,18 @@ _EXPORTS: dict[str, str] = {
     "load_step_model": "edgeopt.pipeline.rundir",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Candidate",
+    "DataSource",
+    "ModelSource",
+    "Recipe",
+    "RecipeStep",
+    "RunDir",
+    "load_recipe",
+    "load_step_model",
+    "parse_recipe",
+    "run_recipe",
+]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 

@@ -17,12 +17,14 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from edgeopt.utils.lazy import lazy_exports
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
-    # unstructured (not in a module named magnitude.py: importing a submodule binds it on the
-    # package, and edgeopt.prune.magnitude would then be that module instead of the function)
+    # (no module is named like a name here: importing a submodule binds it on the package,
+    # so edgeopt.prune.magnitude would become that module instead of the function)
     "magnitude": "edgeopt.prune.unstructured",
     "finalize": "edgeopt.prune.unstructured",
     "default_exclude": "edgeopt.prune.unstructured",
@@ -33,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     "SparsityReport": "edgeopt.prune.sparsity",
     "sparsity_report": "edgeopt.prune.sparsity",
     # structured
+    "structured": "edgeopt.prune.channel_pruning",
     "iterative_structured": "edgeopt.prune.iterative",
     "recalibrate_batchnorm": "edgeopt.prune.bn_recalibration",
     "channel_groups": "edgeopt.prune.graph",
@@ -68,6 +71,25 @@ __all__ = [
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
-# ``structured`` is both a submodule and the function it defines. Bind the function eagerly: a
-# lazy binding would be replaced by the module the first time anything imports the submodule.
-from edgeopt.prune.structured import structured  # noqa: E402
+if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
+    from edgeopt.prune.bn_recalibration import recalibrate_batchnorm as recalibrate_batchnorm
+    from edgeopt.prune.channel_pruning import structured as structured
+    from edgeopt.prune.graph import ChannelGroup as ChannelGroup, channel_groups as channel_groups
+    from edgeopt.prune.importance import (
+        IMPORTANCE_CRITERIA as IMPORTANCE_CRITERIA,
+        channel_importance as channel_importance,
+    )
+    from edgeopt.prune.iterative import iterative_structured as iterative_structured
+    from edgeopt.prune.masks import restore_masks as restore_masks
+    from edgeopt.prune.schedule import (
+        gradual_magnitude as gradual_magnitude,
+        polynomial_sparsity as polynomial_sparsity,
+    )
+    from edgeopt.prune.sparsity import SparsityReport as SparsityReport, sparsity_report as sparsity_report
+    from edgeopt.prune.transforms import MagnitudePrune as MagnitudePrune, StructuredPrune as StructuredPrune
+    from edgeopt.prune.unstructured import (
+        default_exclude as default_exclude,
+        depthwise_layers as depthwise_layers,
+        finalize as finalize,
+        magnitude as magnitude,
+    )

@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 from edgeopt.analysis import profile
 from edgeopt.errors import EdgeoptError
 from edgeopt.prune.bn_recalibration import recalibrate_batchnorm
-from edgeopt.prune.structured import structured_with_report
+from edgeopt.prune.channel_pruning import structured_with_report
 from edgeopt.train import TrainConfig, evaluate, fit
 
 

@@ -62,9 +62,9 @@ class StructuredPrune(Transform):
     def apply(self, model: nn.Module, inputs: Inputs) -> Result:
         from edgeopt.data import calibration_subset
         from edgeopt.prune.bn_recalibration import recalibrate_batchnorm
+        from edgeopt.prune.channel_pruning import structured_with_report
         from edgeopt.prune.importance import check_criterion
         from edgeopt.prune.iterative import iterative_structured
-        from edgeopt.prune.structured import structured_with_report
 
         check_criterion(self.importance)
         before = {k: tuple(v.shape) for k, v in model.state_dict().items()}

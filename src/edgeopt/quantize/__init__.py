@@ -31,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "SensitivityReport": "edgeopt.quantize.onnx_sensitivity",
     "quantize_pt2e": "edgeopt.quantize.pt2e",
     "ptq_executorch": "edgeopt.quantize.pt2e",
+    "qat": "edgeopt.quantize.qat_training",
     # the transforms (recipe steps, CLI options, lineage entries)
     "Ptq": "edgeopt.quantize.transforms",
     "Qat": "edgeopt.quantize.transforms",
@@ -57,10 +58,6 @@ __all__ = [
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
-# ``qat`` is both a submodule and the function it defines. Bind the function eagerly: a lazy
-# binding is replaced by the module the first time anything imports ``edgeopt.quantize.qat``.
-from edgeopt.quantize.qat import qat  # noqa: E402
-
 if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
     from edgeopt.quantize.api import BACKENDS as BACKENDS, ptq as ptq
     from edgeopt.quantize.calibration import CALIBRATION_METHODS as CALIBRATION_METHODS
@@ -68,5 +65,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
     from edgeopt.quantize.onnx_sensitivity import SensitivityReport as SensitivityReport, sensitivity as sensitivity
     from edgeopt.quantize.onnx_static import quantize_onnx_static as quantize_onnx_static
     from edgeopt.quantize.pt2e import ptq_executorch as ptq_executorch, quantize_pt2e as quantize_pt2e
+    from edgeopt.quantize.qat_training import qat as qat
     from edgeopt.quantize.result import QuantizationResult as QuantizationResult
     from edgeopt.quantize.transforms import DynamicQuant as DynamicQuant, Ptq as Ptq, Qat as Qat

@@ -55,7 +55,7 @@ def xnnpack_quantizer(per_channel: bool = True, qat: bool = False, weight_bits: 
     Args:
         per_channel: One weight scale per output channel (else one per tensor).
         qat: Fake-quantize modules for training instead of observers.
-        weight_bits: 8, or 7 to keep weights in [-63, 63] (see :mod:`edgeopt.quantize.qat`).
+        weight_bits: 8, or 7 to keep weights in [-63, 63] (see :mod:`edgeopt.quantize.qat_training`).
 
     Example:
         >>> prepare_pt2e(graph, xnnpack_quantizer(per_channel=True))

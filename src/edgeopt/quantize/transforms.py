@@ -62,7 +62,7 @@ class Ptq(Transform):
 
 @register_transform
 class Qat(Transform):
-    """Fine-tune with fake quantization, then write the int8 artifact (:func:`edgeopt.quantize.qat`)."""
+    """Fine-tune with fake quantization, then write the int8 artifact (:func:`edgeopt.quantize.qat_training`)."""
 
     type: Literal["quantize.qat"] = "quantize.qat"
     backend: Backend = "onnxruntime"
@@ -73,7 +73,7 @@ class Qat(Transform):
 
     def apply(self, model: nn.Module, inputs: Inputs) -> Result:
         from edgeopt.data import calibration_subset
-        from edgeopt.quantize.qat import qat
+        from edgeopt.quantize.qat_training import qat
 
         data = inputs.need_data("quantization-aware training")
         calib = calibration_subset(data.train, self.calibration_samples, seed=0)
