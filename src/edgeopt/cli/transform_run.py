@@ -108,7 +108,7 @@ def _latency(applied: Applied, example: Any, data: DatasetSplits | None, fmt: st
 
     made = [a for a in applied.result.artifacts if a.format == fmt]
     with tempfile.TemporaryDirectory(prefix="edgeopt-compare-") as tmp:
-        export = Export(formats=[fmt])  # type: ignore[list-item]
+        export = Export.model_validate({"formats": [fmt]})  # fmt is checked by the validation
         files = [export.apply(applied.before.model, Inputs(example=example, out_dir=Path(tmp), name="before"))
                  .artifacts[0]]
         if made:
