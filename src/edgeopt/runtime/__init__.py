@@ -1,7 +1,8 @@
 """Runtimes: run an artifact, and measure it (latency, accuracy, peak memory) where it runs.
 
 Names are imported lazily (PEP 562): ``edgeopt.runtime.timing`` alone does not load ONNX Runtime
-or ExecuTorch.
+or ExecuTorch. Measuring ``.onnx`` files needs no torch (``bench`` on paths with ``ArrayData`` or
+no data; the ONNX Runtime runner, timing and fresh-process memory import without it).
 
 Example:
     >>> from edgeopt.runtime import OnnxRuntimeRunner, bench
@@ -19,6 +20,7 @@ from edgeopt.utils.lazy import lazy_exports
 # public name -> module that defines it (bench lives in benchmark.py: a submodule named bench
 # would replace the function on the package once imported)
 _EXPORTS: dict[str, str] = {
+    "ArrayData": "edgeopt.runtime.arrays",
     "BaseRunner": "edgeopt.runtime.base",
     "Runner": "edgeopt.runtime.base",
     "bench": "edgeopt.runtime.benchmark",
@@ -42,6 +44,7 @@ _EXPORTS: dict[str, str] = {
 
 # Literal, not sorted(_EXPORTS): mypy reads only a literal __all__ and would export nothing.
 __all__ = [
+    "ArrayData",
     "BaseRunner",
     "ExecuTorchRunner",
     "LatencyStats",
@@ -67,6 +70,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
     from edgeopt.artifact import Measurement as Measurement
+    from edgeopt.runtime.arrays import ArrayData as ArrayData
     from edgeopt.runtime.base import BaseRunner as BaseRunner, Runner as Runner
     from edgeopt.runtime.benchmark import bench as bench, open_runner as open_runner
     from edgeopt.runtime.executorch_runner import (

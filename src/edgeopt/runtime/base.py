@@ -16,17 +16,23 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
-import torch
-from torch.utils.data import DataLoader, Dataset
 
 from edgeopt.errors import EdgeoptError
+from edgeopt.runtime.arrays import ArrayData
 from edgeopt.runtime.timing import LatencyStats, measure_latency
+
+if TYPE_CHECKING:
+    from torch.utils.data import Dataset
+
+# torch is imported only for a torch ``Dataset`` (a DataLoader batches it): with ArrayData and
+# numpy inputs, the runners of torch-free runtimes (ONNX Runtime) run where torch is absent.
 
 
 @runtime_checkable
@@ -40,7 +46,7 @@ class Runner(Protocol):
         """Logits for a float32 N x C x H x W batch."""
         ...
 
-    def accuracy(self, dataset: Dataset[Any], batch_size: int = 256) -> float:
+    def accuracy(self, dataset: Dataset[Any] | ArrayData, batch_size: int = 256) -> float:
         """Top-1 accuracy on a labelled dataset, from this runner's outputs."""
         ...
 
@@ -82,21 +88,30 @@ class BaseRunner(ABC):
         with self._session():
             return self._infer(_as_input(batch))
 
-    def logits(self, dataset: Dataset[Any], batch_size: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
-        """Logits for every sample of ``dataset`` in order, and its labels (None if it has none)."""
+    def logits(
+        self, dataset: Dataset[Any] | ArrayData, batch_size: int = 256
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Logits for every sample of ``dataset`` in order, and its labels (None if it has none).
+
+        ``dataset`` is a torch ``Dataset`` (batched by a ``DataLoader``) or an :class:`ArrayData`
+        (sliced in order; no torch needed).
+        """
         outputs: list[np.ndarray] = []
         labels: list[np.ndarray] = []
         with self._session():
-            for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-                inputs = batch[0] if isinstance(batch, (list, tuple)) else batch
+            for inputs, targets in _batches(dataset, batch_size):
                 outputs.append(self._infer(_as_input(inputs)))
-                if isinstance(batch, (list, tuple)) and len(batch) > 1:
-                    labels.append(np.asarray(batch[1]))
+                if targets is not None:
+                    labels.append(np.asarray(targets))
         if not outputs:
-            raise EdgeoptError("the evaluation data is empty")
+            name = getattr(dataset, "name", None)
+            raise EdgeoptError(f"the evaluation data{f' of dataset {name!r}' if name else ''} is empty (0 samples), "
+                               f"so {self.runtime or 'the runtime'} has nothing to measure accuracy on",
+                               hint="use a dataset with more images: its test split needs samples "
+                               "(e.g. 10 or more per class)")
         return np.concatenate(outputs), (np.concatenate(labels) if labels else None)
 
-    def accuracy(self, dataset: Dataset[Any], batch_size: int = 256) -> float:
+    def accuracy(self, dataset: Dataset[Any] | ArrayData, batch_size: int = 256) -> float:
         """Top-1 accuracy of this runner's outputs on a labelled dataset.
 
         Example:
@@ -126,8 +141,23 @@ def check_threads(threads: object) -> None:
         raise EdgeoptError(f"threads must be a positive integer, got {threads!r}", hint="e.g. --threads 2")
 
 
+def _batches(dataset: Dataset[Any] | ArrayData, batch_size: int) -> Iterator[tuple[Any, Any]]:
+    """``(inputs, labels or None)`` in dataset order."""
+    if isinstance(dataset, ArrayData):
+        yield from dataset.batches(batch_size)
+        return
+    from torch.utils.data import DataLoader
+
+    for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+        if isinstance(batch, (list, tuple)):
+            yield batch[0], (batch[1] if len(batch) > 1 else None)
+        else:
+            yield batch, None
+
+
 def _as_input(batch: Any) -> npt.NDArray[np.float32]:
     """A contiguous float32 array (converted once, outside any timed loop)."""
-    if isinstance(batch, torch.Tensor):
+    torch = sys.modules.get("torch")  # a torch tensor exists only where torch is imported already
+    if torch is not None and isinstance(batch, torch.Tensor):
         batch = batch.detach().cpu().numpy()
     return np.ascontiguousarray(batch, dtype=np.float32)

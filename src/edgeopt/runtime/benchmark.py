@@ -8,6 +8,10 @@ Several artifacts are timed interleaved in rounds with speed probes (see
 :func:`~edgeopt.runtime.timing.interleaved_latency`), so their figures are comparable within one
 run; a single artifact goes through the same gated rounds.
 
+Torch is imported only for what needs it (a dataset name or ``DatasetSplits``, a ``.pte``, a
+checkpoint): ``.onnx`` files measured on :class:`~edgeopt.runtime.arrays.ArrayData` run where
+only ONNX Runtime is installed, which is how :mod:`edgeopt.agent` measures on a device.
+
 Example:
     >>> rows = bench(["out/model.onnx", "runs/demo/model.pt"], data="mnist5k", threads=2)
     >>> [(m.format, round(m.latency_ms_median, 2), m.accuracy) for m in rows]
@@ -19,26 +23,31 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from edgeopt.artifact import Artifact, Measurement
-from edgeopt.data import DatasetSplits, load_dataset
 from edgeopt.errors import EdgeoptError
+from edgeopt.runtime.arrays import ArrayData
 from edgeopt.runtime.base import BaseRunner, check_threads
-from edgeopt.runtime.executorch_runner import ExecuTorchRunner
 from edgeopt.runtime.memory import baseline_peak_memory, peak_memory_of_fresh_process
-from edgeopt.runtime.onnxruntime_runner import OnnxRuntimeRunner
 from edgeopt.runtime.timing import LatencyStats, interleaved_latency
-from edgeopt.runtime.torch_runner import TorchRunner
+
+if TYPE_CHECKING:
+    from edgeopt.data import DatasetSplits
+    from edgeopt.runtime.executorch_runner import ExecuTorchRunner
+    from edgeopt.runtime.onnxruntime_runner import OnnxRuntimeRunner
+    from edgeopt.runtime.torch_runner import TorchRunner
 
 DEFAULT_ROUNDS = 5
+DEFAULT_GATE_RETRIES = 5  # redos of a block timed in a slow phase (interleaved_latency's max_retries)
 
 
 def bench(
     artifacts: Sequence[Artifact | str | os.PathLike[str]],
-    data: DatasetSplits | str | None = None,
+    data: DatasetSplits | ArrayData | str | None = None,
     threads: int = 2,
     runs: int = 50,
     warmup: int = 10,
@@ -48,6 +57,7 @@ def bench(
     input_shape: Sequence[int] | None = None,
     rounds: int = DEFAULT_ROUNDS,
     trust_code: bool = False,
+    gate_retries: int = DEFAULT_GATE_RETRIES,
 ) -> list[Measurement]:
     """Measure each artifact: latency, accuracy (with data) and peak memory (optional).
 
@@ -55,8 +65,9 @@ def bench(
         artifacts: :class:`Artifact` s or paths (``.onnx`` runs in ONNX Runtime, ``.pte`` in
             ExecuTorch; ``.pt``,
             ``.safetensors`` checkpoints and ``.pt2`` programs in eager torch).
-        data: A dataset name or :class:`DatasetSplits`; accuracy is measured on its test split
-            and the timed input is its first test samples. None: no accuracy, random input.
+        data: A dataset name or :class:`DatasetSplits` (accuracy on its test split), or
+            :class:`ArrayData` (accuracy on those arrays); the timed input is the first samples.
+            None: no accuracy, seeded random input.
         threads: Intra-op threads for every runtime.
         runs: Timed runs per artifact (spread over ``rounds`` rounds, so rounded up to a multiple).
         warmup: Untimed calls per artifact before timing.
@@ -65,6 +76,7 @@ def bench(
         input_shape: Input shape (batch first) for artifacts that do not record one.
         rounds: Interleaved rounds.
         trust_code: Checkpoints whose root is the user's ``module:factory`` may import it.
+        gate_retries: How often a block timed in a slow phase is redone (after a pause).
 
     Returns:
         One :class:`Measurement` per artifact, in the order given.
@@ -75,15 +87,16 @@ def bench(
     check_threads(threads)
     if not artifacts:
         raise EdgeoptError("no artifacts to benchmark", hint="pass one or more .onnx / .pt files")
-    splits = load_dataset(data) if isinstance(data, (str, os.PathLike)) else data
+    arrays = _eval_data(data)
     arts = [a if isinstance(a, Artifact) else Artifact.from_file(a) for a in artifacts]
     runners = {f"{i}:{art.path}": open_runner(art, threads, trust_code) for i, art in enumerate(arts)}
-    shapes = {name: _input_shape(art, runners[name], splits, batch_size, input_shape)
+    shapes = {name: _input_shape(art, runners[name], arrays, batch_size, input_shape)
               for name, art in zip(runners, arts, strict=True)}
-    inputs = {name: _timing_input(shape, splits) for name, shape in shapes.items()}
-    accuracies = {name: _accuracy(runner, shapes[name], splits) for name, runner in runners.items()}
+    inputs = {name: _timing_input(shape, arrays) for name, shape in shapes.items()}
+    accuracies = {name: _accuracy(runner, shapes[name], arrays) for name, runner in runners.items()}
     per_round = max(1, math.ceil(runs / rounds))
-    latencies = interleaved_latency(runners, inputs, rounds=rounds, runs_per_round=per_round, warmup=warmup)
+    latencies = interleaved_latency(runners, inputs, rounds=rounds, runs_per_round=per_round, warmup=warmup,
+                                    max_retries=gate_retries)
     return [
         _measurement(art, runners[name], latencies[name], shapes[name], accuracies[name], warmup, memory)
         for name, art in zip(runners, arts, strict=True)
@@ -99,18 +112,36 @@ def open_runner(
         >>> open_runner(Artifact.from_file("model.onnx")).runtime
         'onnxruntime'
     """
+    # Imported here: each runtime (and torch, for two of them) loads only when a file needs it.
     if artifact.format == "onnx":
+        from edgeopt.runtime.onnxruntime_runner import OnnxRuntimeRunner
+
         return OnnxRuntimeRunner(artifact.path, threads)
     if artifact.format == "executorch":
+        from edgeopt.runtime.executorch_runner import ExecuTorchRunner
+
         return ExecuTorchRunner(artifact.path, threads)
     if artifact.format == "torch":
+        from edgeopt.runtime.torch_runner import TorchRunner
+
         return TorchRunner.from_path(artifact.path, threads, trust_code=trust_code)
     raise EdgeoptError(f"no runner for format {artifact.format!r} ({artifact.path})",
                        hint="benchmark .onnx or .pte files, or edgeopt checkpoints (.pt)")
 
 
+def _eval_data(data: DatasetSplits | ArrayData | str | os.PathLike[str] | None) -> ArrayData | None:
+    """The evaluation arrays: a dataset's test split (loaded by name), or the arrays given."""
+    if data is None or isinstance(data, ArrayData):
+        return data
+    if isinstance(data, (str, os.PathLike)):
+        from edgeopt.data import load_dataset
+
+        data = load_dataset(data)
+    return ArrayData.from_splits(data)
+
+
 def _input_shape(
-    art: Artifact, runner: BaseRunner, splits: DatasetSplits | None, batch: int,
+    art: Artifact, runner: BaseRunner, arrays: ArrayData | None, batch: int,
     given: Sequence[int] | None,
 ) -> tuple[int, ...]:
     """Batch-``batch`` input shape: given, else the artifact's own, else the data's."""
@@ -119,35 +150,35 @@ def _input_shape(
     known = runner.example_shape(batch)
     if known is None and art.input_shape:
         known = (batch, *art.input_shape[1:])
-    if known is None and splits is not None:
-        known = splits.input_shape(batch)
+    if known is None and arrays is not None:
+        known = arrays.input_shape(batch)
     if known is None:
         raise EdgeoptError(f"cannot tell the input shape of {str(art.path)!r}",
                            hint="pass data (--data) or the input size (--input-size)")
     return tuple(int(d) for d in known)
 
 
-def _timing_input(shape: tuple[int, ...], splits: DatasetSplits | None) -> npt.NDArray[np.float32]:
+def _timing_input(shape: tuple[int, ...], arrays: ArrayData | None) -> npt.NDArray[np.float32]:
     """Real test samples when the data fits, else seeded noise (a CNN's latency ignores values)."""
-    if splits is not None:
-        x = splits.test.tensors[0]
+    if arrays is not None:
+        x = arrays.x
         if tuple(x.shape[1:]) == shape[1:] and len(x) >= shape[0]:
-            real: npt.NDArray[np.float32] = x[: shape[0]].numpy().copy()
+            real: npt.NDArray[np.float32] = x[: shape[0]].copy()
             return real
     return np.random.default_rng(0).standard_normal(shape).astype(np.float32)
 
 
-def _accuracy(runner: BaseRunner, shape: tuple[int, ...], splits: DatasetSplits | None) -> float | None:
-    if splits is None:
+def _accuracy(runner: BaseRunner, shape: tuple[int, ...], arrays: ArrayData | None) -> float | None:
+    if arrays is None:
         return None
-    sample = tuple(splits.test.tensors[0].shape[1:])
+    sample = tuple(arrays.x.shape[1:])
     if sample != shape[1:]:
         path = getattr(runner, "path", None)
         raise EdgeoptError(
-            f"{str(path)!r} takes inputs of shape {shape[1:]} but dataset '{splits.name}' has {sample}",
+            f"{str(path)!r} takes inputs of shape {shape[1:]} but dataset '{arrays.name}' has {sample}",
             hint="benchmark it on the data it was trained for",
         )
-    return runner.accuracy(splits.test)
+    return None if arrays.y is None else runner.accuracy(arrays)
 
 
 def _measurement(

@@ -20,15 +20,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
-from torch.utils.data import Dataset
 
 from edgeopt.errors import EdgeoptError
 from edgeopt.runtime.base import BaseRunner, check_threads
+
+if TYPE_CHECKING:  # no torch at run time: this runner works where only ONNX Runtime is installed
+    from torch.utils.data import Dataset
+
+    from edgeopt.runtime.arrays import ArrayData
 
 _QUIET = 3  # ORT log severity "error": its warnings (e.g. unused initializers) are not the user's
 
@@ -108,7 +112,9 @@ class OnnxRuntimeRunner(BaseRunner):
         outputs = self.session.run([self.output_name], {self.input_name: batch})
         return outputs[0]
 
-    def logits(self, dataset: Dataset[Any], batch_size: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
+    def logits(
+        self, dataset: Dataset[Any] | ArrayData, batch_size: int = 256
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Like :meth:`BaseRunner.logits`; a fixed-batch model is fed its own batch size."""
         return super().logits(dataset, self.fixed_batch or batch_size)
 

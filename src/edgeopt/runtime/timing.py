@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-import torch
 
 from edgeopt.errors import EdgeoptError
 
@@ -133,38 +132,58 @@ def measure_latency(fn: Callable[[], Any], warmup: int = 10, runs: int = 50) -> 
     return LatencyStats.from_samples(samples)
 
 
-_probe_operands: tuple[torch.Tensor, torch.Tensor] | None = None
+_probe_operands: dict[str, tuple[Any, Any]] = {}
 
 
 def speed_probe() -> float:
     """Time a fixed small matmul workload on 2 threads, in ms (lower = machine in a fast phase).
 
-    Torch's thread count is restored afterwards.
+    The workload runs in torch when torch is installed (its thread count is restored
+    afterwards), else in numpy, so a process that measures ONNX files where torch is absent (an
+    edge device, :mod:`edgeopt.agent`) gates its timing the same way. Either way the figure is
+    only ever compared with other probes of the same process.
 
     Example:
         >>> 0 < speed_probe() < 50
         True
     """
-    global _probe_operands
-    if _probe_operands is None:
+    try:
+        import torch
+    except ImportError:
+        return _numpy_probe()
+    if "torch" not in _probe_operands:
         generator = torch.Generator().manual_seed(0)
-        _probe_operands = (
+        _probe_operands["torch"] = (
             torch.randn(_PROBE_SIZE, _PROBE_SIZE, generator=generator),
             torch.randn(_PROBE_SIZE, _PROBE_SIZE, generator=generator),
         )
-    a, b = _probe_operands
+    a, b = _probe_operands["torch"]
     threads = torch.get_num_threads()
     torch.set_num_threads(_PROBE_THREADS)
     try:
-        tries = []
-        for _ in range(_PROBE_TRIES):
-            start = time.perf_counter_ns()
-            for _ in range(_PROBE_MATMULS):
-                torch.mm(a, b)
-            tries.append((time.perf_counter_ns() - start) / 1e6)
-        return statistics.median(tries)
+        return _median_of_tries(lambda: torch.mm(a, b))
     finally:
         torch.set_num_threads(threads)
+
+
+def _numpy_probe() -> float:
+    """The same workload in numpy (its BLAS picks its own thread count: one pool per process)."""
+    if "numpy" not in _probe_operands:
+        rng = np.random.default_rng(0)
+        first = rng.standard_normal((_PROBE_SIZE, _PROBE_SIZE)).astype(np.float32)
+        _probe_operands["numpy"] = (first, rng.standard_normal((_PROBE_SIZE, _PROBE_SIZE)).astype(np.float32))
+    a, b = _probe_operands["numpy"]
+    return _median_of_tries(lambda: np.matmul(a, b))
+
+
+def _median_of_tries(matmul: Callable[[], Any]) -> float:
+    tries = []
+    for _ in range(_PROBE_TRIES):
+        start = time.perf_counter_ns()
+        for _ in range(_PROBE_MATMULS):
+            matmul()
+        tries.append((time.perf_counter_ns() - start) / 1e6)
+    return statistics.median(tries)
 
 
 def interleaved_latency(
