@@ -80,7 +80,8 @@ def test_weights_from_state_dict_files(tmp_path, fmt):
 def test_weights_load_refuses_pickled_code(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"w": torch.zeros(1), "obj": nn.ReLU()}, path)  # a module is not plain data
-    with pytest.raises(EdgeoptError, match="cannot read weights"):
+    refused = r"refers to 'torch.nn.modules.activation.ReLU'\); edgeopt will not load it$"
+    with pytest.raises(EdgeoptError, match=refused):
         load_model("simple_cnn", weights=path)
 
 

@@ -6,8 +6,11 @@ loads the weights strictly, so any model edgeopt writes — from a command, a re
 chosen by the suffix: ``.safetensors`` (weights as safetensors, the rest as JSON strings in its
 header) or anything else (``.pt``: a plain dict written with ``torch.save``). Both are written
 atomically and read without executing code (``weights_only=True`` or safetensors; DESIGN.md,
-principles 4 and 5). A root that is the user's ``module:factory`` is imported only with
-``trust_code``. Files of format version 1 are converted on load (:mod:`edgeopt.checkpoint_v1`).
+principles 4 and 5): a ``.pt`` file's pickle may name only tensor rebuild functions and plain
+containers, checked before torch reads it (:func:`edgeopt.models.weights.load_torch_bytes`), and
+an embedded ``.pt2`` root is checked like a ``.pt2`` file. A root that is the user's
+``module:factory`` is imported only with ``trust_code``. Files of format version 1 are converted
+on load (:mod:`edgeopt.checkpoint_v1`).
 
 Example:
     >>> save_checkpoint("out/model.pt", model, model_name="simple_cnn",
@@ -21,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from torch import Tensor, nn
 from edgeopt.errors import EdgeoptError
 from edgeopt.lineage import Lineage
 from edgeopt.models.root import ModelRoot, Trust
-from edgeopt.models.weights import load_state_checked
+from edgeopt.models.weights import load_state_checked, load_torch_bytes, shown
 from edgeopt.utils import atomic_path
 from edgeopt.version import __version__
 
@@ -153,7 +155,7 @@ def load_checkpoint(path: str | os.PathLike[str], model: nn.Module | None = None
     lineage, metadata = header["lineage"], header["metadata"]
     if model is None:
         model = _rebuild(source, lineage, trust_code)
-    described = f"checkpoint {source}" + (f" ({lineage.summary()})" if lineage and lineage.steps else "")
+    described = f"checkpoint {source}" + (f" ({shown(lineage.summary())})" if lineage and lineage.steps else "")
     load_state_checked(model, state, source=described)
     return Checkpoint(model=model, lineage=lineage, metadata=metadata, path=source)
 
@@ -172,24 +174,9 @@ def _rebuild(source: Path, lineage: Lineage | None, trust_code: Trust) -> nn.Mod
 
 
 def _load_torch(source: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    with source.open("rb") as fh:
-        magic = fh.read(4)
-    # torch.save writes a zip archive (or, before torch 1.6, a pickle): anything else is garbage,
-    # which weights_only loading would otherwise report as a refused object.
-    if not magic.startswith((b"PK\x03\x04", b"\x80")):
-        raise _corrupt(source, ValueError(f"unknown file signature {magic!r}"))
-    try:
-        payload = torch.load(source, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        # weights_only refuses anything but tensors and plain containers: never fall back.
-        found = [line.strip() for line in str(err).splitlines() if "Unsupported global" in line]
-        raise EdgeoptError(
-            f"checkpoint {source} holds objects that are not plain data; refusing to load it"
-            + (f" ({found[0].split(' was not')[0]})" if found else ""),
-            hint="re-save it with edgeopt.checkpoint.save_checkpoint",
-        ) from err
-    except Exception as err:  # any parse failure of a user's file is bad input, not a bug
-        raise _corrupt(source, err) from err
+    # Only torch's zip format, its pickle checked to name nothing but tensors and plain data
+    # before torch.load(weights_only=True) reads it: a refused file names the global.
+    payload = load_torch_bytes(source.read_bytes(), f"checkpoint {source}")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         bare = isinstance(payload, dict) and bool(payload) and all(isinstance(v, Tensor) for v in payload.values())
         raise EdgeoptError(
@@ -251,8 +238,8 @@ def _load_safetensors(source: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         )
     try:
         header = {k: json.loads(v) for k, v in strings.items() if k not in ("format", "version")}
-    except json.JSONDecodeError as err:
-        raise EdgeoptError(f"checkpoint {source} has a corrupt metadata header: {err}") from err
+    except (ValueError, RecursionError) as err:  # bad JSON, a 5,000-digit number, 10,000 nested lists
+        raise EdgeoptError(f"checkpoint {source} has a corrupt metadata header: {shown(str(err))}") from None
     program = state.pop(_PROGRAM_KEY, None)
     header["version"] = strings.get("version")
     return state, _header(header, source, None if program is None else program.numpy().tobytes(), state)
@@ -291,7 +278,7 @@ def _bytes_tensor(data: bytes) -> Tensor:
 def _corrupt(source: Path, err: Exception) -> EdgeoptError:
     kind = "safetensors" if source.suffix == _SAFETENSORS_SUFFIX else "torch"
     return EdgeoptError(
-        f"checkpoint {source} is corrupt or not a {kind} file ({type(err).__name__}: {err})",
+        f"checkpoint {source} is corrupt or not a {kind} file ({type(err).__name__}: {shown(str(err))})",
         hint="it may be truncated or of another format; save it again",
     )
 
