@@ -8,6 +8,8 @@ A root is one of:
   (``trust_code``; DESIGN.md, principle 5): a checkpoint never makes edgeopt import a module;
 - ``program``: a ``torch.export`` program (``.pt2``); its bytes travel with the root (and are
   stored inside checkpoints), so a checkpoint made from a program reloads without the file.
+  Building it checks the bytes first: a program that holds pickles, compiled code, or strings
+  torch would evaluate is refused (:mod:`edgeopt.models.program_check`).
 
 Example:
     >>> root = ModelRoot.named("mobilenet_v1", {"width_mult": 0.5})
@@ -34,6 +36,7 @@ from torch import nn
 
 from edgeopt.errors import EdgeoptError
 from edgeopt.models.registry import create_model, get_entry, is_registered
+from edgeopt.models.weights import shown
 
 FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 # Trust: True (any module), False (none), or the modules / sources the user allowed.
@@ -106,10 +109,10 @@ class ModelRoot(BaseModel):
 
     def _build_program(self) -> nn.Module:
         if self.program is None:
-            raise EdgeoptError(f"the program {self.source!r} this model starts from is missing",
+            raise EdgeoptError(f"the program {shown(self.source)!r} this model starts from is missing",
                                hint="load the model from the checkpoint that embeds it")
         if self.program_sha256 and hashlib.sha256(self.program).hexdigest() != self.program_sha256:
-            raise EdgeoptError(f"the embedded program {self.source!r} does not match its recorded hash",
+            raise EdgeoptError(f"the embedded program {shown(self.source)!r} does not match its recorded hash",
                                hint="the file is corrupt; save it again")
         return load_program(io.BytesIO(self.program), self.source)
 
@@ -188,12 +191,33 @@ def data_kwargs(source: str, given: dict[str, Any], num_classes: int, in_chans: 
 
 
 def load_program(file: str | Path | io.BytesIO, name: str) -> nn.Module:
-    """The module of a ``torch.export`` program (a path or its bytes)."""
+    """The module of a ``torch.export`` program (a path or its bytes), loaded only if it is pure data.
+
+    ``torch.export.load`` unpickles parts of the archive (falling back to full pickle), loads
+    compiled libraries, and evaluates or executes strings of the program's JSON; so the bytes
+    are checked first (:func:`~edgeopt.models.program_check.check_program`) and torch reads those
+    same bytes.
+
+    Raises:
+        EdgeoptError: The file is missing or unreadable, or it holds anything that could run
+            (the message names it and says edgeopt will not load it).
+    """
+    from edgeopt.models.program_check import check_program
+
+    shown_name = shown(name)
+    if isinstance(file, io.BytesIO):
+        data = file.getvalue()
+    else:
+        try:
+            data = Path(file).read_bytes()
+        except FileNotFoundError:
+            raise EdgeoptError(f"program {str(file)!r} does not exist", hint="check the path") from None
+    check_program(data, name)
     try:
-        program = torch.export.load(file if isinstance(file, io.BytesIO) else str(file))
+        program = torch.export.load(io.BytesIO(data))
     except Exception as exc:  # torch raises many types for a corrupt archive
         raise EdgeoptError(
-            f"{name!r} is not a readable torch.export program: {type(exc).__name__}",
+            f"{shown_name!r} is not a readable torch.export program: {type(exc).__name__}",
             hint="save it with torch.export.save(torch.export.export(model, args), path)",
         ) from exc
     return program.module()
