@@ -80,18 +80,31 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
             return self._allowed[(module, name)]
         except KeyError:
             raise EdgeoptError(
-                f"'{self._path}' is not a plain CIFAR batch: it refers to '{module}.{name}', "
-                "which edgeopt refuses to load",
-                hint="CIFAR batches hold only dicts, lists and numpy arrays; re-create the file",
+                f"'{self._path}' is not a plain CIFAR batch: it refers to {_printable(f'{module}.{name}')!r}, "
+                "which edgeopt will not load",
             ) from None
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise EdgeoptError(f"'{self._path}' is not a plain CIFAR batch: it refers to an external object, "
+                           "which edgeopt will not load")
+
+
+def _printable(text: str, limit: int = 120) -> str:
+    """``text`` from a file, safe for a one-line error: no escape codes or line breaks."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text)[:limit]
 
 
 def _unpickle(path: Path) -> dict[Any, Any]:
     try:
         with path.open("rb") as f:
             obj = _ArrayOnlyUnpickler(f, path).load()
-    except (pickle.UnpicklingError, EOFError, OSError, ValueError, TypeError, AttributeError) as e:
-        raise EdgeoptError(f"cannot read CIFAR batch '{path}': {e}") from e
+    except EdgeoptError:
+        raise
+    except OSError as e:
+        raise EdgeoptError(f"cannot read CIFAR batch '{path}': {e.strerror or e}") from None
+    except Exception as e:  # a malformed pickle fails in many ways (UnpicklingError, EOFError, KeyError...)
+        detail = (str(e).strip().splitlines() or [""])[0]
+        raise EdgeoptError(f"cannot read CIFAR batch '{path}': {type(e).__name__}: {_printable(detail)}") from None
     if not isinstance(obj, dict):
         raise EdgeoptError(f"CIFAR batch '{path}' holds a {type(obj).__name__}, not a dict")
     return obj

@@ -8,6 +8,10 @@ root/
 
 Images are read with Pillow. If every image is greyscale the dataset has 1 channel, otherwise
 all images are converted to RGB. Files with other extensions and hidden entries are skipped.
+
+Pillow picks a decoder by a file's content, not its name, and some of its formats run programs
+(an EPS "image" is a PostScript program Pillow hands to Ghostscript): only the raster formats
+below are tried, so a ``cat/1.png`` that is anything else is an error, not a program.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from edgeopt.data.raw import RawData
 from edgeopt.errors import EdgeoptError
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+# Pillow format names tried, whatever the extension says (JPEG also opens phones' MPO files).
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
 _GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "F"})
 
 
@@ -56,10 +62,15 @@ def _open(path: Path) -> Image.Image:
     try:
         # Not "with Image.open(path) as im": Pillow's __enter__ returns typing.Self, which is not
         # in Python 3.10's typing (mypy's target here), so im would be Any.
-        image = Image.open(path)
+        image = Image.open(path, formats=IMAGE_FORMATS)
         with image:
             image.load()  # decode now, so a corrupt file fails here with its name
             return image.copy()
+    except UnidentifiedImageError:
+        raise EdgeoptError(
+            f"cannot read image '{path}': it is not a PNG, JPEG, BMP, GIF, WebP or TIFF image",
+            hint="remove or replace the file",
+        ) from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise EdgeoptError(
             f"cannot read image '{path}': {e}", hint="remove or replace the broken file"

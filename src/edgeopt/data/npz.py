@@ -58,13 +58,32 @@ def _class_names(arrays: np.lib.npyio.NpzFile, y: np.ndarray, path: Path) -> lis
     return names
 
 
+def _reason(error: Exception) -> str:
+    """Why numpy could not read the file, in one printable line (never numpy's advice on unpickling)."""
+    text = str(error)
+    if "pickle" in text.lower():  # object arrays: refused because reading them would unpickle
+        return "it holds pickled (object) data, which edgeopt will not load"
+    lines = text.strip().splitlines()
+    line = lines[0] if lines else type(error).__name__
+    return "".join(c if c.isprintable() and c.isascii() else "?" for c in line)[:200]
+
+
 def read_npz(path: Path) -> RawData:
     """Read an ``.npz`` file of images ``x`` and integer labels ``y`` into :class:`RawData`.
 
     Raises:
         EdgeoptError: A missing key (naming the keys present), ``len(x) != len(y)``,
-            non-integer labels, an unsupported number of dimensions, or an unreadable file.
+            non-integer labels, an unsupported number of dimensions, a file that is not a zip of
+            ``.npy`` arrays, pickled (object) arrays (refused), or an unreadable file.
     """
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as e:
+        raise EdgeoptError(f"cannot read '{path}': {e.strerror or e}") from None
+    if not magic.startswith(b"PK"):  # np.load would read a bare .npy (or refuse a pickle) instead
+        raise EdgeoptError(f"cannot read '{path}' as .npz: it is not a zip of .npy arrays",
+                           hint="save it with np.savez(path, x=images, y=labels)")
     try:
         with np.load(path, allow_pickle=False) as arrays:
             for key in ("x", "y"):
@@ -77,9 +96,8 @@ def read_npz(path: Path) -> RawData:
             x, y = arrays["x"], arrays["y"]
             y = as_labels(y, f"'{path}'")
             names = _class_names(arrays, y, path)
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        # ValueError includes object arrays, refused because they would need pickle.
-        raise EdgeoptError(f"cannot read '{path}' as .npz: {e}") from e
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise EdgeoptError(f"cannot read '{path}' as .npz: {_reason(e)}") from None
     x = _images_nchw(x, path)
     if len(x) != len(y):
         raise EdgeoptError(
