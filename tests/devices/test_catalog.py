@@ -103,7 +103,7 @@ def test_device_without_name_is_numbered(tmp_path, device_data):
 def test_unreadable_files(tmp_path, device_data):
     with pytest.raises(EdgeoptError, match="not found"):
         read_device_file(tmp_path / "nope.yaml")
-    assert "not valid YAML" in _error_for(tmp_path, "name: [unclosed")
+    assert "line 1, column 16: malformed YAML" in _error_for(tmp_path, "name: [unclosed")
     assert "not valid JSON" in _error_for(tmp_path, "{", name="bad.json")
     assert "holds no device" in _error_for(tmp_path, "42")
     assert "appears twice" in _error_for(tmp_path, [device_data(), device_data()])

@@ -2,7 +2,9 @@
 
 A device file is YAML or JSON in the catalog's schema (:class:`~edgeopt.devices.schema.Device`)
 holding one device, a list of devices, or ``{devices: [...]}``. A user device with the name of
-a shipped one replaces it (e.g. a Raspberry Pi 4 clocked at 1.8 GHz).
+a shipped one replaces it (e.g. a Raspberry Pi 4 clocked at 1.8 GHz). Device files are read
+like recipes (:mod:`edgeopt.utils.yaml_limits`): safe YAML (no tags that build objects), UTF-8,
+at most 1 MiB, no deep nesting or alias bombs; JSON within the same size.
 
 Example:
     >>> pi = get_device("raspberry-pi-4")
@@ -21,11 +23,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from edgeopt.devices.schema import Device
 from edgeopt.errors import EdgeoptError, suggest
+from edgeopt.utils.yaml_limits import guarded, load_yaml, read_yaml_text
 
 PathLike = str | os.PathLike[str]
 _CATALOG = "catalog.yaml"
@@ -63,7 +65,8 @@ def get_device(name: str, extra_files: Sequence[PathLike] = ()) -> Device:
 @functools.lru_cache(maxsize=1)
 def _builtin() -> tuple[Device, ...]:
     text = resources.files("edgeopt.devices").joinpath(_CATALOG).read_text(encoding="utf-8")
-    return tuple(parse_devices(yaml.safe_load(text), f"edgeopt/devices/{_CATALOG}"))
+    origin = f"edgeopt/devices/{_CATALOG}"
+    return tuple(parse_devices(load_yaml(text, origin), origin))
 
 
 def builtin_devices() -> list[Device]:
@@ -79,25 +82,24 @@ def read_device_file(path: PathLike) -> list[Device]:
             field).
     """
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not file.exists():
         raise EdgeoptError(f"device file {str(file)!r} not found",
-                           hint="give the path of a YAML or JSON device file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise EdgeoptError(f"cannot read device file {str(file)!r}: {error}") from None
+                           hint="give the path of a YAML or JSON device file")
+    text = read_yaml_text(file, "device file")  # UTF-8, at most 1 MiB, a file
     return parse_devices(_parse_text(text, file), str(file))
 
 
 def _parse_text(text: str, file: Path) -> Any:
+    source = f"device file {str(file)!r}"
+    if file.suffix.lower() != ".json":
+        # guarded twice: load_yaml guards composing, this also the building (an unknown tag such as
+        # !!python/object/apply fails there, as a ConstructorError)
+        return guarded(lambda: load_yaml(text, source), source, text)
     try:
-        if file.suffix.lower() == ".json":
-            return json.loads(text)
-        return yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
-        detail = str(error).replace("\n", " ")
-        raise EdgeoptError(f"device file {str(file)!r} is not valid "
-                           f"{'JSON' if file.suffix.lower() == '.json' else 'YAML'}: {detail}",
+        return json.loads(text)
+    except (ValueError, RecursionError) as error:  # also 5,000-digit numbers, 10,000 nested lists
+        detail = str(error).replace("\n", " ") if isinstance(error, ValueError) else "nested too deeply"
+        raise EdgeoptError(f"{source} is not valid JSON: {detail}",
                            hint="check the syntax near the position named") from None
 
 
