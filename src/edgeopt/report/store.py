@@ -41,8 +41,9 @@ def load_results(run_dir: str | Path) -> RunResults:
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EdgeoptError(f"{path} is not valid JSON: {exc}", hint="rerun the step that wrote it") from None
+    except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, 5,000-digit numbers, 10,000 nested lists
+        detail = _printable(str(exc)) if isinstance(exc, ValueError) else "nested too deeply"
+        raise EdgeoptError(f"{path} is not valid JSON: {detail}", hint="rerun the step that wrote it") from None
     return validate_results(data, source=str(path))
 
 
@@ -75,6 +76,12 @@ def field_path(loc: tuple[int | str, ...]) -> str:
 
 def _describe(exc: ValidationError) -> str:
     errors = exc.errors()
-    parts = [f"field {field_path(err['loc'])}: {err['msg'].lower()}" for err in errors[:MAX_REPORTED_ERRORS]]
+    parts = [f"field {_printable(field_path(err['loc']))}: {err['msg'].lower()}"
+             for err in errors[:MAX_REPORTED_ERRORS]]
     more = len(errors) - MAX_REPORTED_ERRORS
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _printable(text: str, limit: int = 200) -> str:
+    """Text from the file (keys, parser messages) safe for a one-line error: no escape codes."""
+    return "".join(c if c.isprintable() else "?" for c in text)[:limit]
