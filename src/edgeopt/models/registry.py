@@ -98,18 +98,23 @@ def get_entry(name: str) -> ModelEntry:
 def create_model(name: str, **kwargs: Any) -> nn.Module:
     """Build the registered model ``name`` with ``kwargs``.
 
+    The options are checked first (:func:`edgeopt.models.validation.check_model_options`): names,
+    types and ranges against the factory's signature, and the memory the weights would take.
+
     Raises:
-        EdgeoptError: ``name`` is not registered, or a keyword is not accepted.
+        EdgeoptError: ``name`` is not registered, an option is unknown, of the wrong type or out
+            of range, the weights would not fit in memory, or the factory refuses the options.
     """
+    from edgeopt.models.validation import check_model_options
+
     entry = get_entry(name)
-    accepted = entry.accepted_kwargs()
-    unknown = [k for k in kwargs if k not in accepted]
-    if unknown:
-        raise EdgeoptError(
-            f"model {name!r} does not take {', '.join(map(repr, unknown))}",
-            hint=f"it accepts: {', '.join(accepted)}",
-        )
-    return entry.factory(**kwargs)
+    checked = check_model_options(name, entry.factory, kwargs)
+    try:
+        return entry.factory(**checked)
+    except (TypeError, ValueError, OverflowError) as exc:  # a registered factory refusing its options
+        shown = ", ".join(f"{k}={v!r}" for k, v in checked.items()) or "no options"
+        raise EdgeoptError(f"model {name!r} cannot be built with {shown}: {type(exc).__name__}: {exc}",
+                           hint="check the model options (-a KEY=VALUE)") from exc
 
 
 def list_models(pattern: str = "*") -> list[str]:
