@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import errno
+import re
 import sys
 
 import typer
+from rich.markup import escape
 
 from edgeopt.cli import (
     bench_cmd,
@@ -23,6 +25,7 @@ from edgeopt.cli import (
 )
 from edgeopt.cli.common import err_console
 from edgeopt.errors import EdgeoptError
+from edgeopt.utils.units import format_bytes
 
 app = typer.Typer(
     name="edgeopt",
@@ -60,6 +63,11 @@ app.command("prune")(prune_cmd.prune)
 def main() -> None:
     """Run the CLI; print user errors as one line (exit 2) unless ``--debug`` is given.
 
+    User errors are :class:`EdgeoptError`, bad command-line syntax (an unknown option, a value
+    that is not a number: Click's usage errors, which Typer would draw as a box after the usage
+    text), OS errors about a path, and running out of memory. Each prints ``error: ...`` and an
+    optional ``  hint: ...`` line, nothing else.
+
     On Ctrl-C, Typer exits 130 without a word (it turns the interrupt into ``Exit(130)``); edgeopt
     says the command was interrupted and, for a run, how to resume.
     """
@@ -69,29 +77,66 @@ def main() -> None:
 
         quiet_third_party()
     try:
-        app()
+        code = app(standalone_mode=False)
     except EdgeoptError as exc:
         if debug:
             raise
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        if exc.hint:
-            err_console.print(f"  hint: {exc.hint}", highlight=False)
-        sys.exit(2)
+        _fail(exc.message, exc.hint)
+    except typer.TyperException as exc:  # Click's usage errors: unknown option, bad value, missing argument
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help was printed; no command was run
+            sys.exit(2)
+        if debug:
+            raise
+        ctx = getattr(exc, "ctx", None)
+        command = getattr(ctx, "command_path", None) or "edgeopt"
+        _fail(exc.format_message(), f"see '{command} --help'")
+    except typer.Abort:
+        err_console.print("aborted", highlight=False)
+        sys.exit(1)
     except KeyboardInterrupt:
         _interrupted()
+    except MemoryError as exc:  # numpy's allocation failures; the estimates missed this one
+        if debug:
+            raise
+        _out_of_memory(str(exc))
+    except RuntimeError as exc:
+        if debug or not _is_allocation_failure(exc):
+            raise
+        _out_of_memory(str(exc))
     except OSError as exc:  # read-only, full disk, not a directory...: the user's machine, not a bug
         if debug or not (exc.filename or exc.errno in _OS_ERRORS):
             raise
         where = f" {str(exc.filename)!r}" if exc.filename else ""
-        err_console.print(f"[bold red]error:[/] cannot write or read{where}: {exc.strerror or exc}", highlight=False)
-        err_console.print(f"  hint: {_OS_ERRORS.get(exc.errno or 0, 'check the path and its permissions')}",
-                          highlight=False)
-        sys.exit(2)
-    except SystemExit as exc:
-        if exc.code == 130 and isinstance(exc.__context__, typer.Exit) \
-                and isinstance(exc.__context__.__cause__, KeyboardInterrupt):
-            _interrupted()
-        raise
+        _fail(f"cannot write or read{where}: {exc.strerror or exc}",
+              _OS_ERRORS.get(exc.errno or 0, "check the path and its permissions"))
+    if code == 130:  # Typer's Exit(130) for an interrupt, returned rather than raised
+        _interrupted()
+    if isinstance(code, int) and code:
+        sys.exit(code)
+
+
+def _fail(message: str, hint: str | None) -> None:
+    """Print ``error: message`` (and ``  hint: ...``) as plain text, never markup, and exit 2."""
+    err_console.print(f"[bold red]error:[/] {escape(_one_line(message))}", highlight=False)
+    if hint:
+        err_console.print(f"  hint: {escape(_one_line(hint))}", highlight=False)
+    sys.exit(2)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _is_allocation_failure(exc: RuntimeError) -> bool:
+    """PyTorch's CPU allocator failing ("DefaultCPUAllocator: can't allocate memory ...")."""
+    return "can't allocate memory" in str(exc)
+
+
+def _out_of_memory(detail: str) -> None:
+    found = re.search(r"allocate (\d+) bytes", detail)
+    size = f" ({format_bytes(int(found.group(1)))} at once)" if found else ""
+    _fail(f"out of memory{size}: the input, the batch or the model is too large for this machine",
+          "use a smaller --input-size, --batch-size or model options (add --debug for where it happened)")
 
 
 _OS_ERRORS = {
