@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -31,10 +32,15 @@ err_console = Console(stderr=True, soft_wrap=True)
 def parse_input_size(text: str) -> tuple[int, ...]:
     """Parse ``C,H,W`` (batch 1 is prepended) or ``N,C,H,W`` into a shape tuple.
 
+    An input that alone exceeds the memory available is refused here, before any model is built
+    (:func:`edgeopt.models.validation.check_input_memory`).
+
     Example:
         >>> parse_input_size("3,224,224")
         (1, 3, 224, 224)
     """
+    from edgeopt.models.validation import check_input_memory
+
     try:
         dims = tuple(int(d) for d in text.replace("x", ",").split(",") if d.strip())
     except ValueError:
@@ -44,11 +50,18 @@ def parse_input_size(text: str) -> tuple[int, ...]:
             f"input size {text!r} is not C,H,W or N,C,H,W with positive integers",
             hint="e.g. --input-size 3,224,224",
         )
-    return dims if len(dims) == 4 else (1, *dims)
+    shape = dims if len(dims) == 4 else (1, *dims)
+    check_input_memory(shape)
+    return shape
+
+
+# YAML 1.1 (PyYAML) reads 1e-3 and 1e6 as strings (it wants a dot and a signed exponent); a user
+# typing -a num_classes=1e3 means the number, as YAML 1.2 reads it.
+_EXPONENT_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 
 def parse_model_args(pairs: list[str] | None) -> dict[str, Any]:
-    """Parse repeated ``KEY=VALUE`` options; values are read as YAML scalars (0.5, true, 10).
+    """Parse repeated ``KEY=VALUE`` options; values are read as YAML scalars (0.5, true, 10, 1e-3).
 
     Example:
         >>> parse_model_args(["width_mult=0.5", "stem_stride=1"])
@@ -59,7 +72,10 @@ def parse_model_args(pairs: list[str] | None) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise EdgeoptError(f"model option {pair!r} is not KEY=VALUE", hint="e.g. -a width_mult=0.5")
-        parsed[key.strip()] = load_yaml(value, f"model option {key.strip()!r}")
+        loaded = load_yaml(value, f"model option {key.strip()!r}")
+        if isinstance(loaded, str) and _EXPONENT_NUMBER.match(loaded.strip()):
+            loaded = float(loaded)
+        parsed[key.strip()] = loaded
     return parsed
 
 
@@ -86,13 +102,20 @@ def open_source(model: str, *, model_arg: list[str] | None = None, weights: Path
     """The model a command was given, with its lineage and an input size always set.
 
     The input size comes from ``--input-size``, else the data, else the checkpoint, else
-    3×224×224 (ImageNet).
+    3×224×224 (ImageNet). Model options are checked before the model is built (types, ranges,
+    the memory of its weights: :mod:`edgeopt.models.validation`), and an ``--input-size`` at
+    which a layer alone would not fit in memory is refused before anything runs at that size.
     """
     from edgeopt.loading import open_model
+    from edgeopt.models.validation import check_factory_options, check_forward_memory
 
     size = parse_input_size(input_size) if input_size else None
-    opened = open_model(model, kwargs=parse_model_args(model_arg), weights=weights, trust_code=trust_code,
+    kwargs = parse_model_args(model_arg)
+    check_factory_options(model, kwargs)  # registry models are checked by create_model itself
+    opened = open_model(model, kwargs=kwargs, weights=weights, trust_code=trust_code,
                         data=data, input_size=size)
+    if size is not None:
+        check_forward_memory(opened.model, size, f"model {model!r}")
     if opened.lineage is not None and (size or not opened.lineage.input_size):
         opened.lineage = opened.lineage.model_copy(update={"input_size": size or DEFAULT_INPUT_SIZE})
     return opened
@@ -109,10 +132,18 @@ def example_input(opened: Checkpoint, data: DatasetSplits | None = None) -> Tens
 
 
 def load_data(data: str | None) -> DatasetSplits | None:
-    """The dataset a ``--data`` option names (None when not given)."""
+    """The dataset a ``--data`` option names (None when not given).
+
+    Every split must hold samples (training validates on val, every command reports on test),
+    so a dataset too small to split is refused here, naming it, before any work.
+    """
     from edgeopt.data import load_dataset
 
-    return None if data is None else load_dataset(data)
+    if data is None:
+        return None
+    splits = load_dataset(data)
+    splits.check_split_sizes(val=True)
+    return splits
 
 
 def make_config(cls: type[ConfigT], **options: Any) -> ConfigT:

@@ -64,6 +64,18 @@ def distill(
     from edgeopt.loading import check_input_size, open_model
     from edgeopt.train import TrainConfig, seed_everything
 
+    train = make_config(
+        TrainConfig, epochs=epochs, batch_size=batch_size, lr=lr, augment_shift=augment_shift, seed=seed
+    )
+    config = make_config(
+        Distill,
+        teacher=str(teacher),
+        temperature=temperature,
+        alpha=alpha,
+        features=feature or None,
+        feature_weight=feature_weight,
+        train=train,
+    )
     check_output(out, force=force, inputs=(teacher, student), directory=True)
     try:
         teacher_model = open_model(teacher, trust_code=trust_code)
@@ -78,19 +90,8 @@ def distill(
             hint="pass the data with --data NAME_OR_PATH",
         )
     splits = load_dataset(dataset)
+    splits.check_split_sizes(val=True)
     check_input_size(teacher_model, splits)  # a teacher made for other inputs means nothing here
-    train = make_config(
-        TrainConfig, epochs=epochs, batch_size=batch_size, lr=lr, augment_shift=augment_shift, seed=seed
-    )
-    config = make_config(
-        Distill,
-        teacher=str(teacher),
-        temperature=temperature,
-        alpha=alpha,
-        features=feature or None,
-        feature_weight=feature_weight,
-        train=train,
-    )
     seed_everything(seed)  # the student's initial weights, so a run is repeatable
     opened = open_source(student, model_arg=model_arg, trust_code=trust_code, data=splits)
     teacher_row = _summary(teacher_model.model, str(teacher), splits)

@@ -30,7 +30,7 @@ def profile(
     weights: Path = WEIGHTS_OPTION,
     trust_code: bool = TRUST_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables."),
-    max_rows: int = typer.Option(60, "--max-rows", help="Rows of the per-layer table to show (0: all)."),
+    max_rows: int = typer.Option(60, "--max-rows", min=0, help="Rows of the per-layer table to show (0: all)."),
     compare_conv: bool = typer.Option(
         False, "--compare-conv", help="Compare a standard conv with a depthwise separable one (no MODEL)."
     ),

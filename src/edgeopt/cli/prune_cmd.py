@@ -54,7 +54,7 @@ def prune(
     weights: Path = WEIGHTS_OPTION,
     trust_code: bool = TRUST_OPTION,
     force: bool = FORCE_OPTION,
-    threads: int = typer.Option(2, "--threads", "-t", help="Threads for the latency comparison."),
+    threads: int = typer.Option(2, "--threads", "-t", min=1, help="Threads for the latency comparison."),
     latency: bool = typer.Option(
         True, "--latency/--no-latency", help="Structured: time both models in ONNX Runtime, side by side."
     ),
@@ -69,7 +69,8 @@ def prune(
     from edgeopt.prune import MagnitudePrune, StructuredPrune
     from edgeopt.train import TrainConfig
 
-    fine_tune = TrainConfig(epochs=finetune_epochs, lr=lr, progress=False, seed=0) if finetune_epochs else None
+    fine_tune = make_config(TrainConfig, epochs=finetune_epochs, lr=lr, progress=False, seed=0) if finetune_epochs \
+        else None
     config: StructuredPrune | MagnitudePrune
     if method == "structured":
         config = make_config(

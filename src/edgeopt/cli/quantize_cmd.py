@@ -37,7 +37,7 @@ def quantize(
     weights: Path = WEIGHTS_OPTION,
     trust_code: bool = TRUST_OPTION,
     force: bool = FORCE_OPTION,
-    threads: int = typer.Option(2, "--threads", "-t", help="Threads for the latency comparison."),
+    threads: int = typer.Option(2, "--threads", "-t", min=1, help="Threads for the latency comparison."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Quantize a model to int8 and print fp32 vs int8: size, accuracy on the file, latency.

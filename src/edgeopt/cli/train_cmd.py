@@ -13,6 +13,7 @@ from edgeopt.cli.common import (
     WEIGHTS_OPTION,
     check_output,
     console,
+    load_data,
     make_config,
     open_source,
 )
@@ -43,14 +44,14 @@ def train(
     The number of classes and input channels are taken from the data unless given with -a.
     """
     from edgeopt.cli.transform_run import run_transform
-    from edgeopt.data import load_dataset
     from edgeopt.train import Train, TrainConfig, seed_everything
 
     config = make_config(
         TrainConfig, epochs=epochs, batch_size=batch_size, lr=lr, augment_shift=augment_shift, seed=seed
     )
     check_output(out, force=force, inputs=(model, weights), directory=True)
-    splits = load_dataset(data)
+    splits = load_data(data)
+    assert splits is not None
     seed_everything(seed)  # the initial weights too, so a run is repeatable
     opened = open_source(model, model_arg=model_arg, weights=weights, trust_code=trust_code, data=splits)
     applied = run_transform(Train(train=config), opened, out, data=splits)

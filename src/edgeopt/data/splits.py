@@ -52,6 +52,28 @@ class DatasetSplits:
     mean: tuple[float, ...]
     std: tuple[float, ...]
 
+    def check_split_sizes(self, *, val: bool = True) -> None:
+        """Raise unless the train and test splits (and with ``val`` the val split) hold samples.
+
+        Commands and recipe runs call this on the data they will train and evaluate on;
+        :func:`load_dataset` itself allows empty splits (``val_fraction=0, test_fraction=0``
+        keeps every sample for training).
+
+        Raises:
+            EdgeoptError: Naming the dataset and the size of each split.
+        """
+        sizes = {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+        empty = [k for k, n in sizes.items() if n == 0 and (val or k != "val")]
+        if empty:
+            total = sum(sizes.values())
+            shown = ", ".join(f"{k} {n}" for k, n in sizes.items())
+            raise EdgeoptError(
+                f"dataset '{self.name}' is too small: its {total} sample{'s' if total != 1 else ''} "
+                f"split into {shown}, so the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty",
+                hint="use more data: every split needs samples, and each class keeps one for training "
+                "(e.g. 10 or more images per class)",
+            )
+
     def input_shape(self, batch_size: int = 1) -> tuple[int, int, int, int]:
         """Model input shape ``(batch_size, C, H, W)``, e.g. for export or profiling."""
         return (batch_size, self.in_chans, *self.image_size)
