@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ from edgeopt.errors import EdgeoptError, suggest
 
 if TYPE_CHECKING:
     from edgeopt.artifact import Artifact
+    from edgeopt.data import DatasetSplits
 
 FORMATS = ("onnx", "executorch")
 
@@ -60,8 +62,15 @@ def export(
         raise EdgeoptError(
             f"{format} files are named NAME{suffix}, got {path.name!r}", hint=f"e.g. -o model{suffix}"
         )
-    check_output(path, force=force, inputs=(model, weights), directory=False)
     config = make_config(Export, formats=[format], opset=opset)
+    if format == "onnx":
+        import onnx
+
+        newest = onnx.defs.onnx_opset_version()
+        if opset > newest:  # the converter would fail quietly and leave opset 18 in a file said to be newer
+            raise EdgeoptError(f"opset {opset} is newer than the installed onnx knows (at most {newest})",
+                               hint=f"use an opset from 18 to {newest}")
+    check_output(path, force=force, inputs=(model, weights), directory=False)
     opened = open_source(model, model_arg=model_arg, weights=weights, trust_code=trust_code, input_size=input_size)
     applied = run_transform(config, opened, path.parent, data=None, name=path.name[: -len(suffix)], checkpoint=path)
     artifact = applied.result.artifacts[0]
@@ -108,11 +117,49 @@ def bench(
     config = make_config(Bench, threads=threads, runs=runs, warmup=warmup, batch_size=batch_size, memory=memory)
     files = [Artifact.from_file(path) for path in artifacts]
     shape = parse_input_size(input_size) if input_size else None
-    measured = config.measure(files, load_data(data), input_shape=shape, trust_code=trust_code)
+    splits = load_data(data)
+    _check_batch_memory(files, shape, splits, batch_size)
+    measured = config.measure(files, splits, input_shape=shape, trust_code=trust_code)
     if as_json:
         print_json([art.measurements[-1].to_dict() for art in measured])
     else:
         console.print(_table(measured, data))
+
+
+def _check_batch_memory(files: list[Artifact], shape: tuple[int, ...] | None, splits: DatasetSplits | None,
+                        batch_size: int) -> None:
+    """Refuse a batch whose timing input cannot be allocated, before any runtime is loaded.
+
+    The timed input is drawn as float64 noise and cast to float32 (12 bytes a value) when the data
+    does not provide it; the values per sample come from --input-size, the data, the artifact's
+    record or an ONNX file's declared input.
+    """
+    from edgeopt.models.validation import check_memory
+
+    samples = [tuple(shape[1:])] if shape else []
+    if splits is not None:
+        samples.append(tuple(splits.input_shape(1)[1:]))
+    samples += [tuple(art.input_shape[1:]) for art in files if art.input_shape]
+    samples += [s for art in files if art.format == "onnx" and not art.input_shape
+                for s in [_onnx_sample_shape(art.path)] if s]
+    if not samples:
+        return
+    values = batch_size * max(math.prod(s) for s in samples)
+    check_memory(values * 12, f"a timing batch of {batch_size:,} samples",
+                 hint="use a smaller --batch-size")
+
+
+def _onnx_sample_shape(path: str | Path) -> tuple[int, ...] | None:
+    """The per-sample shape an ONNX file declares for its first input (None if not all fixed)."""
+    import onnx
+
+    try:
+        graph = onnx.load(str(path), load_external_data=False).graph
+        dims = graph.input[0].type.tensor_type.shape.dim[1:]
+    except Exception:  # an unreadable file is reported by the runtime that opens it
+        return None
+    values = tuple(d.dim_value for d in dims)
+    return values if values and all(v > 0 for v in values) else None
 
 
 def _table(measured: tuple[Artifact, ...], data: str | None) -> Table:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from edgeopt.cli.common import TRUST_OPTION, console, print_json, profile_source
+from edgeopt.cli.common import TRUST_OPTION, check_output, console, print_json, profile_source
+from edgeopt.errors import EdgeoptError
 
 
 def devices(
@@ -17,6 +19,7 @@ def devices(
     precision: str = typer.Option("int8", "--precision", "-p",
                                   help="Precision of the chart's compute panel."),
     as_json: bool = typer.Option(False, "--json", help="Print the catalog, sources included, as JSON."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --plot file."),
 ) -> None:
     """List target devices: peak compute per precision, bandwidth, RAM, storage, power.
 
@@ -24,8 +27,14 @@ def devices(
     derived, never measured, and anything computed from them is an estimate.
     """
     from edgeopt.devices import load_catalog, plot_resources
+    from edgeopt.devices.precision import check_precision
     from edgeopt.devices.tables import format_device_table
 
+    check_precision(precision)
+    if plot is not None:
+        if plot.suffix.lower() != ".png":
+            raise EdgeoptError(f"the chart is a PNG image, got {plot.name!r}", hint="e.g. --plot devices.png")
+        check_output(plot, force=force, inputs=tuple(device_file or ()), directory=False)
     catalog = load_catalog(device_file or ())
     if plot is not None:
         plot_resources(catalog, plot, precision=precision)
@@ -64,6 +73,9 @@ def fit(
     from edgeopt.devices import check_fit, estimate_energy, estimate_latency, get_device
     from edgeopt.devices.precision import peak_ops_per_second
 
+    if latency_budget_ms is not None and not (latency_budget_ms > 0 and math.isfinite(latency_budget_ms)):
+        raise EdgeoptError(f"latency budget must be a positive number of milliseconds, got {latency_budget_ms!r}",
+                           hint="e.g. --latency-budget-ms 50")
     target = get_device(device, device_file or ())
     peak_ops_per_second(target, precision)  # an unsupported precision fails before profiling
     cost, artifact_bytes = profile_source(model, input_size=input_size, model_arg=model_arg, weights=weights,
