@@ -66,16 +66,7 @@ class RunDir:
                 is in use by another run, or a finished step differs from ``recipe`` (the
                 message names the step).
         """
-        exists = self.root.is_dir() and any(p.name != LOCK_FILE for p in self.root.iterdir())
-        if exists and not resume and not force:
-            raise EdgeoptError(f"run directory {str(self.root)!r} already exists",
-                               hint="continue it with --resume, replace it with --force, or pick another -o")
-        if exists and not resume and not self._looks_like_run():
-            raise EdgeoptError(f"{str(self.root)!r} is not empty and not an edgeopt run directory; "
-                               "refusing to delete it with --force", hint="pick another -o")
-        if resume and not exists:
-            raise EdgeoptError(f"nothing to resume: {str(self.root)!r} holds no run",
-                               hint="run without --resume to start it")
+        exists = self.check(resume=resume, force=force)
         self.lock.acquire()  # before anything is deleted or read: another run may be writing it
         try:
             finished = self._check_resume(recipe) if resume else []
@@ -86,6 +77,26 @@ class RunDir:
             self.lock.release()
             raise
         return finished
+
+    def check(self, *, resume: bool = False, force: bool = False) -> bool:
+        """The checks of :meth:`prepare` that need no lock and write nothing; whether a run exists.
+
+        Raises:
+            EdgeoptError: As :meth:`prepare`, except for a directory in use (the lock decides that).
+        """
+        if self.root.exists() and not self.root.is_dir():
+            raise EdgeoptError(f"run directory {str(self.root)!r} is a file", hint="pick a directory for -o")
+        exists = self.root.is_dir() and any(p.name != LOCK_FILE for p in self.root.iterdir())
+        if exists and not resume and not force:
+            raise EdgeoptError(f"run directory {str(self.root)!r} already exists",
+                               hint="continue it with --resume, replace it with --force, or pick another -o")
+        if exists and not resume and not self._looks_like_run():
+            raise EdgeoptError(f"{str(self.root)!r} is not empty and not an edgeopt run directory; "
+                               "refusing to delete it with --force", hint="pick another -o")
+        if resume and not exists:
+            raise EdgeoptError(f"nothing to resume: {str(self.root)!r} holds no run",
+                               hint="run without --resume to start it")
+        return exists
 
     def unlock(self) -> None:
         """Let other runs use the directory."""

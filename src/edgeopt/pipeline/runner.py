@@ -84,6 +84,12 @@ class _Run:
 
     def execute(self, *, resume: bool, force: bool, report: bool) -> Any:
         device = self._device()  # a bad target fails before any training
+        self.dir.check(resume=resume, force=force)  # a taken directory fails before data is read
+        # The data and the models the recipe names are checked before the run directory is written:
+        # a bad option leaves nothing behind (and an earlier run in the directory untouched).
+        self.data = self.recipe.data.load()
+        for source in [self.recipe.model, *(step.model for step in self.recipe.steps if step.model is not None)]:
+            source.check(self.data)
         finished = self.dir.prepare(self.recipe, resume=resume, force=force)
         try:
             return self._steps(finished, device, report)
@@ -92,7 +98,6 @@ class _Run:
 
     def _steps(self, finished: list[dict[str, Any]], device: Any, report: bool) -> Any:
         self.dir.write_state(self.recipe, "running")
-        self.data = self.recipe.data.load()
         self.example_input = self.data.test.tensors[0][:1].clone()
         for record in finished:
             self._adopt(record)
