@@ -216,6 +216,24 @@ def test_bare_weights_through_the_cli(tmp_path, marker, run_cli):
     assert "io.open" in line
 
 
+def test_weights_with_escape_codes_in_their_keys_give_a_clean_error(tmp_path, marker):
+    path = tmp_path / "w.pt"
+    torch.save({"\x1b[2Jweight": torch.zeros(1), "\x1b]0;owned\x07bias": torch.zeros(1)}, path)
+    with pytest.raises(EdgeoptError) as err:
+        load_model("simple_cnn", weights=path)
+    _one_line_refusal(err, "unexpected keys ?[2Jweight, ?]0;owned?bias")
+
+
+def test_version_1_checkpoint_naming_os_system_does_not_run_it(tmp_path, marker):
+    """Format 1 named its model in the header: a module:factory there is imported only with trust."""
+    path = tmp_path / "old.pt"
+    torch.save({"format": FORMAT, "version": 1, "state_dict": {}, "model_name": "os:system",
+                "model_kwargs": {"command": f"touch {marker}"}, "metadata": {}}, path)
+    with pytest.raises(EdgeoptError) as err:
+        load_checkpoint(path)
+    _one_line_refusal(err, "'os:system'", "only when you allow it")
+
+
 # --- .safetensors checkpoints -------------------------------------------------------------------
 
 

@@ -283,7 +283,7 @@ def load_state_checked(model: nn.Module, state: dict[str, Any], source: str) -> 
             model.load_state_dict(state, strict=True)
             return
         except RuntimeError as err:  # e.g. a custom module's own _load_from_state_dict check
-            problems = [str(err).splitlines()[0]]
+            problems = [shown(str(err).splitlines()[0], 300)]
     raise EdgeoptError(
         f"{source} does not fit {type(model).__name__}: " + "; ".join(problems),
         hint="build the model with the same name and arguments it was saved with",
@@ -291,6 +291,6 @@ def load_state_checked(model: nn.Module, state: dict[str, Any], source: str) -> 
 
 
 def _some(items: list[str]) -> str:
-    shown = ", ".join(items[:_MAX_LISTED])
+    listed = ", ".join(shown(str(item)) for item in items[:_MAX_LISTED])  # keys come from the file
     more = len(items) - _MAX_LISTED
-    return f"{shown} (and {more} more)" if more > 0 else shown
+    return f"{listed} (and {more} more)" if more > 0 else listed
