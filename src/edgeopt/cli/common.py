@@ -106,12 +106,16 @@ def open_source(model: str, *, model_arg: list[str] | None = None, weights: Path
     the memory of its weights: :mod:`edgeopt.models.validation`), and an ``--input-size`` at
     which a layer alone would not fit in memory is refused before anything runs at that size.
     """
-    from edgeopt.loading import open_model
-    from edgeopt.models.validation import check_factory_options, check_forward_memory
+    from edgeopt.loading import is_model_file, open_model
+    from edgeopt.models.registry import get_entry, is_registered
+    from edgeopt.models.root import FACTORY_RE
+    from edgeopt.models.validation import check_forward_memory, check_named_options
 
     size = parse_input_size(input_size) if input_size else None
     kwargs = parse_model_args(model_arg)
-    check_factory_options(model, kwargs)  # registry models are checked by create_model itself
+    if not is_model_file(model) and not is_registered(model) and not FACTORY_RE.match(model):
+        get_entry(model)  # "unknown model", with close names (the loader would fail on it with data)
+    check_named_options(model, kwargs)  # the user's options first, before they are compared with the data
     opened = open_model(model, kwargs=kwargs, weights=weights, trust_code=trust_code,
                         data=data, input_size=size)
     if size is not None:

@@ -131,19 +131,23 @@ def check_model_options(name: str, factory: Callable[..., Any], kwargs: Mapping[
     return checked
 
 
-def check_factory_options(source: str, kwargs: Mapping[str, Any]) -> None:
-    """Check the options given for a ``package.module:factory`` the user names, before it is called.
+def check_named_options(source: str, kwargs: Mapping[str, Any]) -> None:
+    """Check the options given for a registry name or a ``package.module:factory``, before anything else.
 
-    Registry names are checked by :func:`~edgeopt.models.registry.create_model` itself; files
-    and anything else are left to the loader. Importing the module is what the user asked for by
-    naming it (DESIGN.md, principle 5).
+    Types and ranges only for a registry model (:func:`~edgeopt.models.registry.create_model`
+    counts its weights when it builds it); a factory's weights are counted here, since nothing
+    checks them later. Files and unknown names are left to the loader. Importing a factory's
+    module is what the user asked for by naming it (DESIGN.md, principle 5).
     """
-    from edgeopt.models.registry import is_registered
+    from edgeopt.models.registry import get_entry, is_registered
     from edgeopt.models.root import FACTORY_RE, import_factory
 
-    if not kwargs or is_registered(source) or not FACTORY_RE.match(source) or Path(source).exists():
+    if not kwargs:
         return
-    check_model_options(source, import_factory(source), kwargs)
+    if is_registered(source):
+        check_model_options(source, get_entry(source).factory, kwargs, memory=False)
+    elif FACTORY_RE.match(source) and not Path(source).exists():
+        check_model_options(source, import_factory(source), kwargs)
 
 
 def _parameters(factory: Callable[..., Any]) -> Mapping[str, inspect.Parameter] | None:

@@ -80,9 +80,10 @@ class ModelSource(BaseModel):
 
             if not is_registered(self.source) and not FACTORY_RE.match(self.source):
                 get_entry(self.source)  # raises "unknown model", with close names
+            factory = get_entry(self.source).factory if is_registered(self.source) else import_factory(self.source)
+            check_model_options(self.source, factory, self.kwargs, memory=False)  # the recipe's own values first
             kwargs = data_kwargs(self.source, self.kwargs, data.num_classes, data.in_chans)
             data.check_model_input(kwargs.get("in_chans", data.in_chans), kwargs.get("num_classes"))
-            factory = get_entry(self.source).factory if is_registered(self.source) else import_factory(self.source)
             check_model_options(self.source, factory, kwargs)
         if self.weights and not Path(self.weights).is_file():
             raise EdgeoptError(f"weights file {self.weights!r} does not exist", hint="check the path in the recipe")
