@@ -77,7 +77,7 @@ def main() -> None:
 
         quiet_third_party()
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="edgeopt")
     except EdgeoptError as exc:
         if debug:
             raise
@@ -100,13 +100,18 @@ def main() -> None:
             raise
         _out_of_memory(str(exc))
     except RuntimeError as exc:
-        if debug or not _is_allocation_failure(exc):
+        if debug:
             raise
-        _out_of_memory(str(exc))
+        if _is_allocation_failure(exc):
+            _out_of_memory(str(exc))
+        if not _is_torch_write_failure(exc):
+            raise
+        _fail(f"cannot write a model file (PyTorch's writer failed: {str(exc).split('] .', 1)[-1].strip()})",
+              "the disk may be full or the file system read-only: free space or write elsewhere (-o)")
     except OSError as exc:  # read-only, full disk, not a directory...: the user's machine, not a bug
         if debug or not (exc.filename or exc.errno in _OS_ERRORS):
             raise
-        where = f" {str(exc.filename)!r}" if exc.filename else ""
+        where = f" {_shown_path(str(exc.filename))!r}" if exc.filename else ""
         _fail(f"cannot write or read{where}: {exc.strerror or exc}",
               _OS_ERRORS.get(exc.errno or 0, "check the path and its permissions"))
     if code == 130:  # Typer's Exit(130) for an interrupt, returned rather than raised
@@ -130,6 +135,18 @@ def _one_line(text: str) -> str:
 def _is_allocation_failure(exc: RuntimeError) -> bool:
     """PyTorch's CPU allocator failing ("DefaultCPUAllocator: can't allocate memory ...")."""
     return "can't allocate memory" in str(exc)
+
+
+def _shown_path(path: str) -> str:
+    """The file the user asked for, not the temporary ``.NAME.XXXX.tmp`` it is written through."""
+    found = re.fullmatch(r"(.*/)?\.(.+)\.[^./]+\.tmp", path)
+    return f"{found.group(1) or ''}{found.group(2)}" if found else path
+
+
+def _is_torch_write_failure(exc: RuntimeError) -> bool:
+    """``torch.save`` failing to write (a full disk surfaces as its zip writer's RuntimeError, not ENOSPC)."""
+    text = str(exc)
+    return "PytorchStreamWriter" in text or "inline_container" in text
 
 
 def _out_of_memory(detail: str) -> None:
