@@ -70,6 +70,7 @@ class RunDir:
         self.lock.acquire()  # before anything is deleted or read: another run may be writing it
         try:
             finished = self._check_resume(recipe) if resume else []
+            self._remove_stale_temporaries()
             if exists and not resume:
                 self._clear()
             self.save_recipe(recipe)
@@ -164,6 +165,16 @@ class RunDir:
             _check_same(record, step.type, step_config(step), step_hash(step),
                         f"step {index} ({record['type']} {record['name']!r})")
         return records
+
+    def _remove_stale_temporaries(self) -> None:
+        """Delete the ``.NAME.XXXX.tmp`` files a killed run left mid-write (results.json, run.json ...).
+
+        Files are written to such a temporary and renamed (``atomic_path``); a ``kill -9`` between
+        the two leaves the temporary. This run holds the lock, so no other writer owns one.
+        """
+        for path in self.root.rglob(".*.tmp"):
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
 
     def _looks_like_run(self) -> bool:
         return (self.root / STATE_FILE).is_file() or (self.root / RECIPE_FILE).is_file()
