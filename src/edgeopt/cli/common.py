@@ -194,7 +194,7 @@ def check_output(out: Path, *, force: bool, inputs: tuple[str | Path | None, ...
     """Refuse, before any work, to write over an input, or over earlier outputs without ``--force``.
 
     One convention for every command: an output that exists is replaced only with ``--force``; an
-    input is never written over.
+    input is never written over; a read-only or full disk is refused before the work, not after.
 
     Args:
         out: The ``-o`` file, or directory (``directory=True``) whose ``model.pt`` and files are written.
@@ -212,3 +212,6 @@ def check_output(out: Path, *, force: bool, inputs: tuple[str | Path | None, ...
     if taken and not force:
         what = "directory holds earlier outputs" if directory else "file exists"
         raise EdgeoptError(f"output {what}: {str(out)!r}", hint="replace with --force, or pick another -o")
+    from edgeopt.models.validation import check_writable
+
+    check_writable(out)  # a read-only or full disk fails now, not after the work

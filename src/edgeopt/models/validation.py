@@ -8,6 +8,8 @@ Two kinds of checks, used by every way in (CLI options, recipes, the Python API)
   edgeopt's models share, a range (:data:`OPTION_RULES`: a width multiplier is finite and > 0, a
   class count is at least 1 ...). A user's own factory gets the same rules for options of the
   same names.
+- **Room to write.** An output location on a read-only file system, or on a disk with less than
+  :data:`MIN_FREE_BYTES` free, is refused before any work (:func:`check_writable`).
 - **Memory.** Before a model, an input or a resized dataset is allocated, a *lower bound* of the
   bytes it needs is compared with the memory this machine has available (``MemAvailable``,
   capped by a cgroup limit): a model's weights (built first on PyTorch's ``meta`` device, which
@@ -455,3 +457,46 @@ def forward_peak_lower_bound(model: nn.Module, shape: tuple[int, ...]) -> tuple[
         return None
     layer = max(sizes, key=lambda k: sizes[k])
     return layer, sizes[layer]
+
+
+# --- room to write ------------------------------------------------------------------------------
+
+# Below this much free space a disk counts as full: every model file edgeopt writes goes through a
+# temporary copy beside it, and even a small CNN's checkpoint with its lineage is ~100 KiB.
+MIN_FREE_BYTES = 1024 * 1024
+
+
+def check_writable(path: str | Path, what: str = "output") -> None:
+    """Refuse, before any work, an output location that cannot take a file.
+
+    ``path`` (a file or directory to be written, existing or not) is checked through its nearest
+    existing folder: a read-only file system or missing permission (``os.access``, which even
+    root's writes obey for read-only mounts), or less than :data:`MIN_FREE_BYTES` free.
+
+    Raises:
+        EdgeoptError: Naming the folder and the reason.
+    """
+    import errno
+    import os
+
+    folder = Path(path).absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return  # a file where a folder should be: the caller's own check names it
+    if not os.access(folder, os.W_OK | os.X_OK):
+        try:
+            read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+        except OSError:
+            read_only = False
+        reason = os.strerror(errno.EROFS) if read_only else "no permission to write there"
+        raise EdgeoptError(f"cannot write the {what} {str(path)!r}: {reason} ({str(folder)!r})",
+                           hint="write elsewhere (-o)" + ("" if read_only else " or fix the permissions"))
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return
+    free = stats.f_bavail * stats.f_frsize
+    if free < MIN_FREE_BYTES:
+        raise EdgeoptError(f"cannot write the {what} {str(path)!r}: the disk holding {str(folder)!r} is full "
+                           f"({format_bytes(free)} free)", hint="free space or write elsewhere (-o)")
