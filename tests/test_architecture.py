@@ -26,6 +26,7 @@ LAYERS = [
     {"train"},
     {"runtime"},
     {"export"},
+    {"agent"},  # measures artifacts on a device with runtime/; the pipeline and search may route to it
     {"fuse", "prune", "distill"},
     {"quantize"},
     {"devices", "report"},
