@@ -60,7 +60,7 @@ _KNOWN_UNSAFE = (("data/aotinductor/", "an AOTInductor compiled library (native 
                  (_CONSTANTS_DIR, "a constants file its config does not list (a legacy pickle?)"))
 
 _ASCII = re.ASCII
-_NAME = re.compile(r"[\w.]*", _ASCII)  # graph, parameter and type names: no code can hide in them
+_NAME = re.compile(r"[\w.\-]*", _ASCII)  # graph, parameter and type names (ModuleDict keys may hold "-")
 _PLAIN = re.compile(r"[ !#-&(-\[\]-~]*")  # printable ASCII but quotes and backslash: inert between quotes
 _META = re.compile(r"[\w.,;:<>\- ]*", _ASCII)  # nn_module_stack, torch_fn
 _VERSION = re.compile(r"[\w.+\-]*", _ASCII)
