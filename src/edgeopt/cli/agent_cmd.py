@@ -80,10 +80,12 @@ def token(
     output: Path = typer.Option(..., "--output", "-o", help="File to write (never overwritten; mode 600)."),
 ) -> None:
     """Make a new shared token (256 random bits); copy the file to the device and the host."""
+    from rich.markup import escape
+
     from edgeopt.agent.protocol import write_token
 
     write_token(output)
-    console.print(f"Wrote a new token to [bold]{output}[/] (readable by you only). Copy it to the other "
+    console.print(f"Wrote a new token to [bold]{escape(str(output))}[/] (readable by you only). Copy it to the other "
                   "machine over a channel you trust (scp), and keep it out of version control.", highlight=False)
 
 
@@ -118,7 +120,7 @@ def info(
         lines.append(f"  {name:<12} {state}")
     queue = answer.get("queue", {})
     lines.append(f"  queue    {queue.get('waiting', 0)} waiting, running: {queue.get('running') or 'nothing'}")
-    console.print("\n".join(lines), highlight=False)
+    console.print("\n".join(lines), highlight=False, markup=False)  # "[agent,executorch]" is not markup
 
 
 def measure_on_device(
@@ -135,11 +137,12 @@ def measure_on_device(
     def progress(job: dict[str, Any]) -> None:
         state = job.get("state")
         if state == "queued" and job.get("position"):
-            err_console.print(f"{device}: queued behind {job['position']} measurement(s)", highlight=False)
+            err_console.print(f"{device}: queued behind {job['position']} measurement(s)", highlight=False,
+                              markup=False)
         elif state == "running":
             dev = job.get("device", {})
             where = dev.get("board") or (dev.get("cpu") or {}).get("model") or dev.get("hostname")
-            err_console.print(f"{device}: measuring on {where}", highlight=False)
+            err_console.print(f"{device}: measuring on {where}", highlight=False, markup=False)
 
     return tuple(measure_remote(files, device, token_file, data=splits, tls_pin=tls_pin, progress=progress,
                                 **options))
@@ -153,5 +156,5 @@ if __name__ == "__main__":  # python -m edgeopt.cli.agent_cmd serve …: the gro
     try:
         agent_app()
     except EdgeoptError as exc:
-        err_console.print(f"error: {exc}", highlight=False)
+        err_console.print(f"error: {exc}", highlight=False, markup=False)
         sys.exit(2)
