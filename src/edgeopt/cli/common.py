@@ -107,15 +107,12 @@ def open_source(model: str, *, model_arg: list[str] | None = None, weights: Path
     which a layer alone would not fit in memory is refused before anything runs at that size.
     """
     from edgeopt.loading import is_model_file, open_model
-    from edgeopt.models.registry import get_entry, is_registered
-    from edgeopt.models.root import FACTORY_RE
-    from edgeopt.models.validation import check_forward_memory, check_named_options
+    from edgeopt.models.validation import check_forward_memory
 
     size = parse_input_size(input_size) if input_size else None
     kwargs = parse_model_args(model_arg)
-    if not is_model_file(model) and not is_registered(model) and not FACTORY_RE.match(model):
-        get_entry(model)  # "unknown model", with close names (the loader would fail on it with data)
-    check_named_options(model, kwargs)  # the user's options first, before they are compared with the data
+    if not is_model_file(model):
+        _check_named_options(model, kwargs)  # the user's options first, before they meet the data
     opened = open_model(model, kwargs=kwargs, weights=weights, trust_code=trust_code,
                         data=data, input_size=size)
     if size is not None:
@@ -123,6 +120,24 @@ def open_source(model: str, *, model_arg: list[str] | None = None, weights: Path
     if opened.lineage is not None and (size or not opened.lineage.input_size):
         opened.lineage = opened.lineage.model_copy(update={"input_size": size or DEFAULT_INPUT_SIZE})
     return opened
+
+
+def _check_named_options(source: str, kwargs: dict[str, Any]) -> None:
+    """An unknown name, or options a registry model or ``package.module:factory`` does not take.
+
+    Importing a factory's module is what the user asked for by naming it (DESIGN.md, principle 5).
+    """
+    from edgeopt.models.registry import get_entry, is_registered
+    from edgeopt.models.root import FACTORY_RE, import_factory
+    from edgeopt.models.validation import check_model_options
+
+    if is_registered(source):  # create_model counts the weights when it builds the model
+        check_model_options(source, get_entry(source).factory, kwargs, memory=False)
+    elif FACTORY_RE.match(source):
+        if kwargs:
+            check_model_options(source, import_factory(source), kwargs)
+    else:
+        get_entry(source)  # "unknown model", with close names (with data, the loader would fail on it)
 
 
 def example_input(opened: Checkpoint, data: DatasetSplits | None = None) -> Tensor:

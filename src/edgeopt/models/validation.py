@@ -2,8 +2,8 @@
 
 Two kinds of checks, used by every way in (CLI options, recipes, the Python API):
 
-- **Model options.** Each keyword argument of a registry model (or a ``module:factory`` the user
-  names) is checked against the factory's signature: its type annotation (``width_mult: float``
+- **Model options.** Each keyword argument of a registry model (or a ``package.module:factory``
+  the user names) is checked against the factory's signature: its type annotation (``width_mult: float``
   refuses ``'half'`` and ``True``; an ``int`` takes ``1e3`` but not ``2.5``) and, for the options
   edgeopt's models share, a range (:data:`OPTION_RULES`: a width multiplier is finite and > 0, a
   class count is at least 1 ...). A user's own factory gets the same rules for options of the
@@ -12,11 +12,11 @@ Two kinds of checks, used by every way in (CLI options, recipes, the Python API)
   :data:`MIN_FREE_BYTES` free, is refused before any work (:func:`check_writable`).
 - **Memory.** Before a model, an input or a resized dataset is allocated, a *lower bound* of the
   bytes it needs is compared with the memory this machine has available (``MemAvailable``,
-  capped by a cgroup limit): a model's weights (built first on PyTorch's ``meta`` device, which
-  allocates nothing), an input tensor, the largest layer of a forward pass at a large input size.
-  Only a lower bound is used, so a job that could run is never refused; one that cannot gets a
-  one-line error that says the figure instead of a traceback from the allocator (or the OOM
-  killer).
+  capped by a cgroup limit): a model's weights (edgeopt's own architectures are built first on
+  PyTorch's ``meta`` device, which allocates nothing), an input tensor, the largest layer of a
+  forward pass at a large input size. Only a lower bound is used, so a job that could run is
+  never refused; one that cannot gets a one-line error that says the figure instead of a
+  traceback from the allocator (or the OOM killer).
 
 Example:
     >>> check_model_options("mobilenet_v1", MobileNetV1, {"width_mult": 0})
@@ -108,7 +108,8 @@ def check_model_options(name: str, factory: Callable[..., Any], kwargs: Mapping[
     Unknown names, values of the wrong type (the signature's annotations) and values out of
     range (:data:`OPTION_RULES`) are refused; an integral float for an ``int`` option becomes an
     int (``num_classes=1e3`` → 1000). With ``memory``, the weights the options make are counted
-    on the meta device and refused if they alone exceed the memory available.
+    on the meta device and refused if they alone exceed the memory available (edgeopt's own
+    architectures only: :func:`is_own_architecture`).
 
     Raises:
         EdgeoptError: An unknown, mistyped or out-of-range option, or weights that cannot fit.
@@ -128,28 +129,19 @@ def check_model_options(name: str, factory: Callable[..., Any], kwargs: Mapping[
     else:
         for key, value in kwargs.items():
             checked[key] = _check_option(name, key, value, inspect.Parameter.empty)
-    if memory:
+    if memory and is_own_architecture(factory):
         check_weights_memory(name, factory, checked)
     return checked
 
 
-def check_named_options(source: str, kwargs: Mapping[str, Any]) -> None:
-    """Check the options given for a registry name or a ``package.module:factory``, before anything else.
+def is_own_architecture(factory: Callable[..., Any]) -> bool:
+    """Whether ``factory`` is edgeopt's own code, whose weights may be counted by building it on meta.
 
-    Types and ranges only for a registry model (:func:`~edgeopt.models.registry.create_model`
-    counts its weights when it builds it); a factory's weights are counted here, since nothing
-    checks them later. Files and unknown names are left to the loader. Importing a factory's
-    module is what the user asked for by naming it (DESIGN.md, principle 5).
+    A user's factory (registered, or ``module:factory``) is called once, as written: building it a
+    second time could repeat its side effects. Its size is not estimated; running out of memory
+    while it builds is still a one-line error on the command line.
     """
-    from edgeopt.models.registry import get_entry, is_registered
-    from edgeopt.models.root import FACTORY_RE, import_factory
-
-    if not kwargs:
-        return
-    if is_registered(source):
-        check_model_options(source, get_entry(source).factory, kwargs, memory=False)
-    elif FACTORY_RE.match(source) and not Path(source).exists():
-        check_model_options(source, import_factory(source), kwargs)
+    return str(getattr(factory, "__module__", "")).startswith("edgeopt.")
 
 
 def _parameters(factory: Callable[..., Any]) -> Mapping[str, inspect.Parameter] | None:
