@@ -21,6 +21,9 @@ from edgeopt.agent.protocol import sign_request
 from edgeopt.models import create_model
 
 HOST = "127.0.0.1"
+# edgeopt's dependencies that `pip install edgeopt[agent]` does not need on a device (pyproject.toml)
+NOT_IN_AGENT_EXTRA = ("torch", "onnx", "onnxscript", "matplotlib", "sklearn", "mlxtend", "PIL", "safetensors",
+                      "torchvision", "executorch", "torchao", "optuna")
 FAST = {"runs": 4, "warmup": 1, "rounds": 2, "memory": False, "gate_retries": 0}  # a quick, full measurement
 
 
@@ -105,10 +108,10 @@ class Agent:
             os.killpg(process.pid, signal.SIGKILL)  # the group we created: a worker left behind, if any
 
 
-def raw(agent: Agent, method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None,
+def raw(agent: Agent | int, method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None,
         timeout: float = 30) -> tuple[int, dict, dict]:
     """One request exactly as given (no signing unless the headers carry it): status, JSON, headers."""
-    conn = http.client.HTTPConnection(HOST, agent.port, timeout=timeout)
+    conn = http.client.HTTPConnection(HOST, agent if isinstance(agent, int) else agent.port, timeout=timeout)
     try:
         all_headers = dict(headers or {})
         if method != "GET":

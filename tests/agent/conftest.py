@@ -11,13 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from agent_helpers import Agent, simple_cnn_onnx
+from agent_helpers import NOT_IN_AGENT_EXTRA, Agent, simple_cnn_onnx
 
 from edgeopt.agent.protocol import write_token
-
-# edgeopt's dependencies that `pip install edgeopt[agent]` does not need on a device (pyproject.toml)
-NOT_IN_AGENT_EXTRA = ("torch", "onnx", "onnxscript", "matplotlib", "sklearn", "mlxtend", "PIL", "safetensors",
-                      "torchvision", "executorch", "torchao", "optuna")
 
 
 @pytest.fixture(scope="session")

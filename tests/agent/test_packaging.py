@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import NOT_IN_AGENT_EXTRA
+from agent_helpers import NOT_IN_AGENT_EXTRA
 
 tomllib = pytest.importorskip("tomllib")
 

@@ -210,3 +210,24 @@ def test_the_token_never_appears_in_the_agents_output(agent, token):
     assert "GET /v1/info" in text  # the log is there, and it holds requests
     assert token.decode() not in text
     assert hashlib.sha256(token).hexdigest() not in text
+
+
+def test_connections_over_the_limit_are_turned_away_and_a_client_retries(token_file, token):
+    from edgeopt.agent.server import AgentConfig, AgentServer
+
+    server = AgentServer(AgentConfig(token_file=token_file, port=0, max_connections=1, request_timeout=1.0), token)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    url = f"agent://{HOST}:{server.server_address[1]}"
+    try:
+        hog = socket.create_connection((HOST, server.server_address[1]))  # holds the only slot, sends nothing
+        time.sleep(0.3)
+        status, _, _ = raw(server.server_address[1], "GET", "/v1/info")
+        assert status == 503  # turned away at once, before any parsing
+        assert AgentClient(url, token=token, retries=4, backoff=0.3).info()["protocol"] == "edgeopt-agent-1"
+        hog.close()  # the hog was cut off at its deadline, then the retry got in
+        store = server.store.root
+        assert store.is_dir()
+    finally:
+        server.shutdown()
+        server.close()
+    assert not store.exists()  # uploads are deleted when the agent stops

@@ -64,7 +64,9 @@ if TYPE_CHECKING:
 _MAX_ANSWER = 16 << 20
 _POLL_WAIT_S = 20
 _AGENT_FORMATS = {"onnx": "onnxruntime", "executorch": "executorch"}
-_FAULTS = (ConnectionError, http.client.IncompleteRead, http.client.BadStatusLine, TimeoutError)
+# A connection that failed or dropped (a TLS one ends with an EOF error): worth a retry.
+_FAULTS = (ConnectionError, http.client.IncompleteRead, http.client.BadStatusLine, TimeoutError, ssl.SSLEOFError,
+           ssl.SSLZeroReturnError)
 
 
 class AgentUnreachable(EdgeoptError):
@@ -137,14 +139,14 @@ class AgentClient:
             except socket.gaierror as exc:
                 raise EdgeoptError(f"cannot resolve the host of {self.address}: {exc.strerror or exc}",
                                    hint="check the device's name or use its IP address") from None
-            except ssl.SSLError as exc:
-                raise self._tls_error(exc) from None
             except _FAULTS as exc:
                 if tries >= self.retries:
                     raise self._unreachable(exc, tries, time.monotonic() - started) from None
                 time.sleep(self.backoff * 2**tries)
                 tries += 1
                 continue
+            except ssl.SSLError as exc:
+                raise self._tls_error(exc) from None
             if answer.status == 403 and answer.data.get("code") == "expired" and not corrected:
                 self.clock_offset = float(answer.data.get("server_time", time.time())) - time.time()
                 corrected = True  # signed by the agent: its clock is the one that counts; once
@@ -175,6 +177,8 @@ class AgentClient:
             signed = response.getheader(H_SIGNATURE)
         finally:
             conn.close()
+        if status == 503 and not signed:  # turned away before authentication (too many connections)
+            return Answer(503, {"code": "busy", "error": "the agent is busy"})
         if status != 401:  # a wrong token cannot check the agent's signature; nothing is taken from it
             expected = response_signature(self._key, headers[H_NONCE], status, _sha(raw))
             if not signed or not same(signed, expected):
@@ -313,6 +317,10 @@ class AgentClient:
         """
         info = self.info()
         self._check_can_run(artifacts, info)
+        data_limit = int(info.get("limits", {}).get("max_data_bytes", 0))
+        if data is not None and data_limit and data.x.nbytes > data_limit:
+            raise EdgeoptError(f"the data ({data.x.nbytes} bytes) is over the agent's limit of {data_limit} bytes",
+                               hint="send fewer samples, or start the agent with a larger --max-data-mb")
         names = _unique_names(artifacts)
         for attempt in range(resubmits + 1):
             try:
