@@ -352,3 +352,42 @@ def test_a_read_only_folder_is_one_line_and_stays_as_it_was(command: str, read_o
     code, out, err = run_cli(*_args(READ_ONLY_COMMANDS[command], dir=read_only, recipe=recipe))
     assert_user_error(code, out, err, r"[Rr]ead-only file system")
     assert_untouched(before, read_only)
+
+
+# --- Ctrl-C ---------------------------------------------------------------------------------------
+
+
+def _interrupt(*args: object, **kwargs: object) -> None:
+    raise KeyboardInterrupt
+
+
+def test_ctrl_c_in_a_command_is_exit_130_and_one_word(tmp_path: Path, run_cli: RunCli,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("edgeopt.cli.transform_run.run_transform", _interrupt)
+    code, _, err = run_cli("train", "simple_cnn", "--data", "digits", "-o", str(tmp_path / "t"))
+    assert code == 130 and err == "interrupted\n"
+    assert not (tmp_path / "t").exists()
+
+
+def test_ctrl_c_before_a_run_has_written_anything_offers_no_resume(tmp_path: Path, run_cli: RunCli,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("edgeopt.pipeline.sources.DataSource.load", _interrupt)
+    recipe = write_recipe(tmp_path / "recipe.yaml", train=False)
+    code, _, err = run_cli("run", str(recipe), "-o", str(tmp_path / "run"))
+    assert code == 130 and err == "interrupted; nothing was written\n"
+    assert not (tmp_path / "run").exists()
+
+
+def test_ctrl_c_during_a_run_says_the_command_that_resumes_it(tmp_path: Path, run_cli: RunCli,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("edgeopt.pipeline.runner._Run._baseline", _interrupt)
+    recipe = write_recipe(tmp_path / "recipe.yaml", train=False)
+    run = tmp_path / "run"
+    code, _, err = run_cli("run", str(recipe), "-o", str(run), "--no-report")
+    assert code == 130
+    assert err == f"interrupted; finished steps are kept: continue with `edgeopt run {recipe} -o {run} " \
+                  "--no-report --resume`\n"
+    assert json.loads((run / "run.json").read_text(encoding="utf-8"))["status"] == "interrupted"
+    monkeypatch.undo()
+    code, _, err = run_cli("run", str(recipe), "-o", str(run), "--no-report", "--resume")
+    assert code == 0, err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import re
 import sys
+from pathlib import Path
 
 import typer
 from rich.markup import escape
@@ -171,8 +172,27 @@ def _interrupted() -> None:
 
 
 def _resume_hint(args: list[str]) -> str:
-    """``; finished steps are kept: continue with …--resume`` for the commands that resume."""
-    if not args or args[0] not in ("run", "demo") or "--resume" in args:
-        return "" if "--resume" not in args else "; finished steps are kept: run the same command again"
+    """``; finished steps are kept: continue with …--resume`` for a run or demo that has a run to resume.
+
+    Interrupted before its run directory was written (while the data or the models were being
+    checked), a run has nothing to resume: then nothing is said.
+    """
+    if not args or args[0] not in ("run", "demo"):
+        return ""
+    if "--resume" in args:
+        return "; finished steps are kept: run the same command again"
+    out = _option_value(args, ("-o", "--out")) or ("runs/demo" if args[0] == "demo" else None)
+    if out is None or not (Path(out) / "run.json").is_file():
+        return "; nothing was written"
     rest = [a for a in args if a != "--force"]
     return f"; finished steps are kept: continue with `edgeopt {' '.join(rest)} --resume`"
+
+
+def _option_value(args: list[str], names: tuple[str, ...]) -> str | None:
+    for i, arg in enumerate(args):
+        if arg in names and i + 1 < len(args):
+            return args[i + 1]
+        for name in names:
+            if name.startswith("--") and arg.startswith(name + "="):
+                return arg.split("=", 1)[1]
+    return None
