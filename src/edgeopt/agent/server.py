@@ -421,7 +421,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self, method: str, body_sha: str) -> tuple[int, dict[str, Any]]:
         url = urlsplit(self.path)
         parts = url.path.split("/")
-        query = parse_qs(url.query, max_num_fields=4)
+        try:
+            query = parse_qs(url.query, max_num_fields=4)
+        except ValueError:
+            raise _Reply(400, "bad_request", "too many query fields") from None
         if len(parts) < 3 or parts[:2] != ["", "v1"]:
             raise _Reply(404, "not_found", f"no such route {url.path[:100]!r}")
         route = parts[2:]
