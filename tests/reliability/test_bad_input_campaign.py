@@ -133,6 +133,8 @@ CASES: list[tuple[str, str, str] | tuple[str, str, str, int]] = [
     ("train-three-images", "train simple_cnn --data {ws}/three.npz -o {ws}/t",
      r"dataset 'three' is too small: .* the val split is empty"),
     ("train-unknown-data", "train simple_cnn --data digitz -o {ws}/t", r"unknown dataset 'digitz'.*'digits'"),
+    ("train-empty-data", "train simple_cnn --data '' -o {ws}/t", r"--data is empty"),
+    ("train-empty-model", "train '' --data digits -o {ws}/t", r"the model is empty"),
     ("train-out-taken", "train simple_cnn --data digits -o {ws}/taken",
      r"output directory holds earlier outputs: .*taken"),
     ("train-over-input", "train {ws}/base/model.pt --data digits -o {ws}/base --force",
@@ -161,6 +163,8 @@ CASES: list[tuple[str, str, str] | tuple[str, str, str, int]] = [
     ("profile-option-for-onnx", "profile {ws}/base/model.onnx -a width=3", r"-a/--weights do not apply"),
     ("profile-missing-file", "profile {ws}/missing.pt", r"model file .*missing.pt' does not exist"),
     ("profile-no-model", "profile", r"missing MODEL"),
+    ("profile-empty-model", "profile ''", r"the model is empty"),
+    ("profile-empty-input-size", "profile simple_cnn --input-size ''", r"input size '' is not C,H,W"),
     ("profile-bad-layer", "profile --compare-conv --layer 1,2", r"layer '1,2' is not IN,OUT,KERNEL,SIZE"),
     ("profile-negative-rows", "profile simple_cnn --max-rows -1", r"'--max-rows'"),
     # --- fuse -------------------------------------------------------------------------------

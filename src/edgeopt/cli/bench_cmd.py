@@ -116,7 +116,7 @@ def bench(
 
     config = make_config(Bench, threads=threads, runs=runs, warmup=warmup, batch_size=batch_size, memory=memory)
     files = [Artifact.from_file(path) for path in artifacts]
-    shape = parse_input_size(input_size) if input_size else None
+    shape = parse_input_size(input_size) if input_size is not None else None
     splits = load_data(data)
     _check_batch_memory(files, shape, splits, batch_size)
     measured = config.measure(files, splits, input_shape=shape, trust_code=trust_code)

@@ -109,7 +109,8 @@ def open_source(model: str, *, model_arg: list[str] | None = None, weights: Path
     from edgeopt.loading import is_model_file, open_model
     from edgeopt.models.validation import check_forward_memory
 
-    size = parse_input_size(input_size) if input_size else None
+    _check_not_empty(model)
+    size = parse_input_size(input_size) if input_size is not None else None
     kwargs = parse_model_args(model_arg)
     if not is_model_file(model):
         _check_named_options(model, kwargs)  # the user's options first, before they meet the data
@@ -120,6 +121,12 @@ def open_source(model: str, *, model_arg: list[str] | None = None, weights: Path
     if opened.lineage is not None and (size or not opened.lineage.input_size):
         opened.lineage = opened.lineage.model_copy(update={"input_size": size or DEFAULT_INPUT_SIZE})
     return opened
+
+
+def _check_not_empty(model: str) -> None:
+    if not model.strip():  # Path("") is the current folder
+        raise EdgeoptError("the model is empty", hint="a registry name (see 'edgeopt models'), "
+                           "package.module:factory or a model file")
 
 
 def _check_named_options(source: str, kwargs: dict[str, Any]) -> None:
@@ -160,6 +167,8 @@ def load_data(data: str | None) -> DatasetSplits | None:
 
     if data is None:
         return None
+    if not data.strip():  # the loader would read the current folder as an image folder
+        raise EdgeoptError("--data is empty", hint="name a bundled dataset (digits, mnist5k) or a path")
     splits = load_dataset(data)
     splits.check_split_sizes(val=True)
     return splits
@@ -186,7 +195,8 @@ def profile_source(model: str, *, input_size: str | None = None, model_arg: list
 
     Returns the :class:`~edgeopt.analysis.ModelProfile` and, for an ``.onnx`` file, its size.
     """
-    size = parse_input_size(input_size) if input_size else None
+    _check_not_empty(model)
+    size = parse_input_size(input_size) if input_size is not None else None
     if model.lower().endswith(".onnx"):
         if model_arg or weights:
             raise EdgeoptError("-a/--weights do not apply to an .onnx file", hint="the file already holds its weights")
