@@ -90,6 +90,7 @@ class _Run:
         self.data = self.recipe.data.load()
         for source in [self.recipe.model, *(step.model for step in self.recipe.steps if step.model is not None)]:
             source.check(self.data)
+        self._check_val_split()
         finished = self.dir.prepare(self.recipe, resume=resume, force=force)
         try:
             return self._steps(finished, device, report)
@@ -112,6 +113,16 @@ class _Run:
         self.dir.write_state(self.recipe, "done")
         self._finish(results, report)
         return results
+
+    def _check_val_split(self) -> None:
+        """Training picks its best epoch on the val split: refuse an empty one before anything runs."""
+        trains = self.recipe.train is not None or any(
+            step.transform.trains and getattr(step.transform, "fine_tune", True) is not None
+            for step in self.recipe.steps)
+        if trains and len(self.data.val) == 0:
+            raise EdgeoptError(f"dataset {self.data.name!r} has no val split (data.val_fraction: "
+                               f"{self.recipe.data.val_fraction:g}), but training evaluates every epoch on it",
+                               hint="set data.val_fraction above 0, e.g. 0.1")
 
     # --- one step ---------------------------------------------------------------------------
 
