@@ -471,11 +471,13 @@ def check_writable(path: str | Path, what: str = "output") -> None:
     import errno
     import os
 
-    folder = Path(path).absolute()
+    target = Path(path).absolute()
+    folder = target if target.is_dir() else target.parent  # an existing file is replaced in its folder
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     if not folder.is_dir():
-        return  # a file where a folder should be: the caller's own check names it
+        raise EdgeoptError(f"cannot write the {what} {str(path)!r}: {str(folder)!r} is a file, not a folder",
+                           hint="pick another -o")
     if not os.access(folder, os.W_OK | os.X_OK):
         try:
             read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
