@@ -46,3 +46,11 @@ def test_size_and_encoding(tmp_path):
 def test_malformed_yaml_names_the_line():
     with pytest.raises(EdgeoptError, match=r"x.yaml line 2, column \d+: malformed YAML"):
         load_yaml("a: 1\n b: [\n", "x.yaml")
+
+
+def test_python_tags_are_refused_not_built(tmp_path):
+    marker = tmp_path / "ran"
+    text = f'x: !!python/object/apply:os.system ["touch {marker}"]'
+    with pytest.raises(EdgeoptError, match="a YAML tag edgeopt does not read") as info:
+        load_yaml(text, "opt")
+    assert "remove the !! tag" in (info.value.hint or "") and not marker.exists()

@@ -130,9 +130,13 @@ def load_yaml(text: str, source: str, limits: YamlLimits = DEFAULT_LIMITS) -> An
         EdgeoptError: Malformed YAML, or over a limit.
     """
     loader = LimitedLoader(text, limits)
-    try:
-        node = guarded(loader.single_node, source, text, limits)
+
+    def parse() -> Any:
+        node = loader.single_node()
         return None if node is None else loader.construct_document(node)
+
+    try:
+        return guarded(parse, source, text, limits)  # a tag such as !!python/... fails in construction
     finally:
         loader.dispose()
 
@@ -149,6 +153,9 @@ def guarded(parse: Any, source: str, text: str, limits: YamlLimits = DEFAULT_LIM
         mark = exc.problem_mark or exc.context_mark
         where = f"{source} line {mark.line + 1}, column {mark.column + 1}" if mark else source
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        if isinstance(exc, yaml.constructor.ConstructorError):  # e.g. !!python/object: never built
+            raise EdgeoptError(f"{where}: a YAML tag edgeopt does not read: {problem}",
+                               hint="edgeopt reads plain YAML: remove the !! tag") from None
         raise EdgeoptError(f"{where}: malformed YAML: {problem}",
                            hint="check the indentation and the ':' after each key") from None
     except yaml.YAMLError as exc:
