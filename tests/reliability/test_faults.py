@@ -391,3 +391,15 @@ def test_ctrl_c_during_a_run_says_the_command_that_resumes_it(tmp_path: Path, ru
     monkeypatch.undo()
     code, _, err = run_cli("run", str(recipe), "-o", str(run), "--no-report", "--resume")
     assert code == 0, err
+
+
+@pytest.mark.parametrize(("message", "is_write"), [
+    ("[enforce fail at inline_container.cc:672] . unexpected pos 24448 vs 24344", True),
+    ("[enforce fail at inline_container.cc:778] . PytorchStreamWriter failed writing file data/0", True),
+    ("PytorchStreamReader failed reading zip archive: failed finding central directory", False),
+    ("[enforce fail at inline_container.cc:237] . file not found: archive/data.pkl", False),
+])
+def test_only_torch_write_failures_are_reported_as_a_full_disk(message: str, is_write: bool) -> None:
+    from edgeopt.cli.entry import _is_torch_write_failure
+
+    assert _is_torch_write_failure(RuntimeError(message)) is is_write

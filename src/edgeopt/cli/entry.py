@@ -146,8 +146,8 @@ def _shown_path(path: str) -> str:
 
 def _is_torch_write_failure(exc: RuntimeError) -> bool:
     """``torch.save`` failing to write (a full disk surfaces as its zip writer's RuntimeError, not ENOSPC)."""
-    text = str(exc)
-    return "PytorchStreamWriter" in text or "inline_container" in text
+    text = str(exc)  # a reader's failure (a corrupt file) names PytorchStreamReader instead
+    return "PytorchStreamWriter" in text or ("inline_container" in text and "unexpected pos" in text)
 
 
 def _out_of_memory(detail: str) -> None:
