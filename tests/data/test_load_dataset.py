@@ -68,3 +68,8 @@ def test_builtin_name_wins_over_folder_of_same_name(tmp_path, monkeypatch):
     assert load_dataset("digits").num_classes == 10
     with pytest.raises(EdgeoptError, match="no class sub-folders"):
         load_dataset("./digits")
+
+
+def test_an_image_size_beyond_memory_is_refused_before_reading():
+    with pytest.raises(EdgeoptError, match=r"one image resized to 1000000×1000000 needs at least .* of memory"):
+        load_dataset("digits", image_size=(10**6, 10**6))

@@ -69,9 +69,9 @@ def test_an_integral_float_is_an_integer_option():
 
 
 def test_weights_beyond_the_memory_available_are_refused_with_the_figure(monkeypatch):
-    from edgeopt.models import validation
+    from edgeopt.utils import memory
 
-    monkeypatch.setattr(validation, "available_memory", lambda: 2**20)
+    monkeypatch.setattr(memory, "available_memory", lambda: 2**20)
     # simple_cnn(width=64): 373,578 parameters and buffers (counted on meta, never allocated).
     with pytest.raises(EdgeoptError, match=r"model 'simple_cnn' with width=64 \(373.58K parameters and buffers\) "
                                            r"needs at least 1.43 MiB of memory, but this machine has 1.00 MiB"):
@@ -134,7 +134,9 @@ def test_a_layer_too_big_for_memory_is_found_on_meta(monkeypatch):
     # The BatchNorm after the first pointwise conv: 64 channels at 600×600 in and out.
     assert layer == "features.1.pointwise.1" and nbytes == 2 * 64 * 600 * 600 * 4
     assert next(model.parameters()).device.type == "cpu" and model.training  # the model is as it was
-    monkeypatch.setattr(validation, "available_memory", lambda: 100 * 2**20)
+    from edgeopt.utils import memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 100 * 2**20)
     with pytest.raises(EdgeoptError, match=r"layer 'features.1.pointwise.1': its input and output\) needs at "
                                            r"least 175.78 MiB of memory, but this machine has 100.00 MiB"):
         validation.check_forward_memory(model, (1, 3, 1200, 1200))

@@ -579,7 +579,7 @@ def test_device_yaml_with_a_python_tag_is_refused(tmp_path, marker):
     path.write_text(_python_tag(marker))
     with pytest.raises(EdgeoptError) as err:
         read_device_file(path)
-    _one_line_refusal(err, "board.yaml", "malformed YAML")
+    _one_line_refusal(err, "board.yaml", "a YAML tag edgeopt does not read")
 
 
 def test_device_yaml_gets_the_recipe_limits(tmp_path, marker):

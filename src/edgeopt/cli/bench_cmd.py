@@ -63,13 +63,6 @@ def export(
             f"{format} files are named NAME{suffix}, got {path.name!r}", hint=f"e.g. -o model{suffix}"
         )
     config = make_config(Export, formats=[format], opset=opset)
-    if format == "onnx":
-        import onnx
-
-        newest = onnx.defs.onnx_opset_version()
-        if opset > newest:  # the converter would fail quietly and leave opset 18 in a file said to be newer
-            raise EdgeoptError(f"opset {opset} is newer than the installed onnx knows (at most {newest})",
-                               hint=f"use an opset from 18 to {newest}")
     check_output(path, force=force, inputs=(model, weights), directory=False)
     opened = open_source(model, model_arg=model_arg, weights=weights, trust_code=trust_code, input_size=input_size)
     applied = run_transform(config, opened, path.parent, data=None, name=path.name[: -len(suffix)], checkpoint=path)
@@ -134,7 +127,7 @@ def _check_batch_memory(files: list[Artifact], shape: tuple[int, ...] | None, sp
     does not provide it; the values per sample come from --input-size, the data, the artifact's
     record or an ONNX file's declared input.
     """
-    from edgeopt.models.validation import check_memory
+    from edgeopt.utils.memory import check_memory
 
     samples = [tuple(shape[1:])] if shape else []
     if splits is not None:

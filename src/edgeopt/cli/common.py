@@ -33,13 +33,13 @@ def parse_input_size(text: str) -> tuple[int, ...]:
     """Parse ``C,H,W`` (batch 1 is prepended) or ``N,C,H,W`` into a shape tuple.
 
     An input that alone exceeds the memory available is refused here, before any model is built
-    (:func:`edgeopt.models.validation.check_input_memory`).
+    (:func:`edgeopt.utils.memory.check_input_memory`).
 
     Example:
         >>> parse_input_size("3,224,224")
         (1, 3, 224, 224)
     """
-    from edgeopt.models.validation import check_input_memory
+    from edgeopt.utils.memory import check_input_memory
 
     try:
         dims = tuple(int(d) for d in text.replace("x", ",").split(",") if d.strip())
@@ -237,6 +237,6 @@ def check_output(out: Path, *, force: bool, inputs: tuple[str | Path | None, ...
     if taken and not force:
         what = "directory holds earlier outputs" if directory else "file exists"
         raise EdgeoptError(f"output {what}: {str(out)!r}", hint="replace with --force, or pick another -o")
-    from edgeopt.models.validation import check_writable
+    from edgeopt.utils.disk import check_writable
 
     check_writable(out)  # a read-only or full disk fails now, not after the work

@@ -46,6 +46,12 @@ def _check_options(image_size: tuple[int, int] | None, limit: int | None) -> Non
                 f"image_size must be two positive integers (H, W), got {image_size!r}",
                 hint="e.g. image_size=(32, 32)",
             )
+        from edgeopt.utils.memory import check_memory, tensor_bytes
+
+        # One RGB image at that size is a lower bound of what resizing needs (DataSource checks the
+        # whole dataset when it knows the count).
+        check_memory(tensor_bytes((1, 3, *image_size)), f"one image resized to {image_size[0]}×{image_size[1]}",
+                     hint="use a smaller image_size")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise EdgeoptError(f"limit must be a positive integer or None, got {limit!r}")
 

@@ -120,10 +120,12 @@ def _check_arguments(model: Any, example_input: Any, opset: Any) -> None:
             "the example input must be a tensor with a batch dimension",
             hint="e.g. torch.zeros(1, 3, 224, 224)",
         )
-    if isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET:
+    newest = int(onnx.defs.onnx_opset_version())
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
         raise EdgeoptError(
             f"ONNX opset {opset!r} is not supported",
-            hint=f"use opset {MIN_OPSET} or newer (the lowest torch's ONNX exporter implements)",
+            hint=f"use an opset from {MIN_OPSET} (the lowest torch's ONNX exporter implements) to {newest} "
+            "(the newest the installed onnx knows)",
         )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from torch import nn
 
 from edgeopt.artifact import Artifact, artifact_suffix
@@ -33,6 +33,17 @@ class Export(Transform):
     type: Literal["export"] = "export"
     formats: list[ExportFormat] = Field(default_factory=_onnx_only, min_length=1)
     opset: int = Field(default=18, ge=18)
+
+    @field_validator("opset")
+    @classmethod
+    def _known_opset(cls, opset: int) -> int:
+        # torch's converter fails quietly on an opset onnx does not know and writes opset 18.
+        import onnx.defs
+
+        newest = int(onnx.defs.onnx_opset_version())
+        if opset > newest:
+            raise ValueError(f"opset {opset} is newer than the installed onnx knows (at most {newest})")
+        return opset
     parity_samples: int = Field(default=64, ge=1, description="test images the parity check runs")
 
     makes_candidate: ClassVar[bool] = False

@@ -165,8 +165,8 @@ def import_factory(source: str) -> Any:
 
 def accepted_kwargs(root_source: str) -> list[str]:
     """Keyword arguments a registry model or factory takes (a factory the user named)."""
-    if is_registered(root_source):
-        return get_entry(root_source).accepted_kwargs()
+    if is_registered(root_source) or not FACTORY_RE.match(root_source):
+        return get_entry(root_source).accepted_kwargs()  # an unknown name: the error names close ones
     factory = import_factory(root_source)
     try:
         params = inspect.signature(factory).parameters

@@ -34,11 +34,11 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgeopt.errors import EdgeoptError
-from edgeopt.utils.units import format_bytes, format_count
+from edgeopt.utils.memory import check_input_memory, check_memory
+from edgeopt.utils.units import format_count
 
 if TYPE_CHECKING:
     from torch import nn
@@ -248,92 +248,10 @@ def _plain(value: float) -> str:
     return f"{int(value):,}" if math.isfinite(value) else str(value)
 
 
-# --- memory -------------------------------------------------------------------------------------
-
-FLOAT32_BYTES = 4
 # A forward pass is estimated (on the meta device) only for inputs above this many values per
 # sample: smaller ones (ImageNet's 3x224x224 is 150,528) never come near the memory of a machine
 # that holds the model, and the estimate's first run costs about 2 s of PyTorch imports.
 LARGE_INPUT_VALUES = 4_000_000
-
-
-def available_memory() -> int | None:
-    """Bytes of memory this process can still use: ``MemAvailable``, capped by a cgroup's limit.
-
-    None when the platform says neither (the checks are then skipped).
-    """
-    figures: list[int] = []
-    meminfo = _read_meminfo()
-    if meminfo is not None:
-        figures.append(meminfo)
-    cgroup = _cgroup_room()
-    if cgroup is not None:
-        figures.append(cgroup)
-    if not figures:
-        try:
-            import os
-
-            figures.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
-        except (AttributeError, ValueError, OSError):
-            return None
-    return max(min(figures), 0)
-
-
-def _read_meminfo() -> int | None:
-    try:
-        for line in Path("/proc/meminfo").read_text(encoding="ascii").splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-def _cgroup_room() -> int | None:
-    """Limit minus usage of this process's cgroup (v2, else v1); None without a limit."""
-    pairs = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-             ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"))
-    for limit_file, usage_file in pairs:
-        try:
-            limit_text = Path(limit_file).read_text(encoding="ascii").strip()
-            if limit_text == "max":
-                return None
-            limit, usage = int(limit_text), int(Path(usage_file).read_text(encoding="ascii").strip())
-        except (OSError, ValueError):
-            continue
-        if limit >= 2**60:  # cgroup v1 writes a huge number for "no limit"
-            return None
-        return limit - usage
-    return None
-
-
-def check_memory(needed: int, what: str, hint: str) -> None:
-    """Raise if ``needed`` bytes (a lower bound) exceed the memory available.
-
-    Args:
-        needed: Bytes the work needs at least.
-        what: What needs them, completing "``what`` needs at least N of memory".
-        hint: How to need less.
-
-    Raises:
-        EdgeoptError: Naming both figures.
-    """
-    available = available_memory()
-    if available is not None and needed > available:
-        raise EdgeoptError(f"{what} needs at least {format_bytes(needed)} of memory, but this machine has "
-                           f"{format_bytes(available)} available", hint=hint)
-
-
-def tensor_bytes(shape: tuple[int, ...], itemsize: int = FLOAT32_BYTES) -> int:
-    """Bytes of a dense tensor of ``shape`` (float32 by default)."""
-    return math.prod(shape) * itemsize
-
-
-def check_input_memory(shape: tuple[int, ...], what: str = "an input") -> None:
-    """Refuse an input tensor (float32) bigger than the memory available."""
-    shown = "×".join(map(str, shape))
-    check_memory(tensor_bytes(shape), f"{what} of size {shown}",
-                 hint="use a smaller input size (C,H,W), e.g. 3,224,224")
 
 
 def check_weights_memory(name: str, factory: Callable[..., Any], kwargs: Mapping[str, Any]) -> None:
@@ -452,45 +370,3 @@ def forward_peak_lower_bound(model: nn.Module, shape: tuple[int, ...]) -> tuple[
 
 
 # --- room to write ------------------------------------------------------------------------------
-
-# Below this much free space a disk counts as full: every model file edgeopt writes goes through a
-# temporary copy beside it, and even a small CNN's checkpoint with its lineage is ~100 KiB.
-MIN_FREE_BYTES = 1024 * 1024
-
-
-def check_writable(path: str | Path, what: str = "output") -> None:
-    """Refuse, before any work, an output location that cannot take a file.
-
-    ``path`` (a file or directory to be written, existing or not) is checked through its nearest
-    existing folder: a read-only file system or missing permission (``os.access``, which even
-    root's writes obey for read-only mounts), or less than :data:`MIN_FREE_BYTES` free.
-
-    Raises:
-        EdgeoptError: Naming the folder and the reason.
-    """
-    import errno
-    import os
-
-    target = Path(path).absolute()
-    folder = target if target.is_dir() else target.parent  # an existing file is replaced in its folder
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        raise EdgeoptError(f"cannot write the {what} {str(path)!r}: {str(folder)!r} is a file, not a folder",
-                           hint="pick another -o")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        try:
-            read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
-        except OSError:
-            read_only = False
-        reason = os.strerror(errno.EROFS) if read_only else "no permission to write there"
-        raise EdgeoptError(f"cannot write the {what} {str(path)!r}: {reason} ({str(folder)!r})",
-                           hint="write elsewhere (-o)" + ("" if read_only else " or fix the permissions"))
-    try:
-        stats = os.statvfs(folder)
-    except OSError:
-        return
-    free = stats.f_bavail * stats.f_frsize
-    if free < MIN_FREE_BYTES:
-        raise EdgeoptError(f"cannot write the {what} {str(path)!r}: the disk holding {str(folder)!r} is full "
-                           f"({format_bytes(free)} free)", hint="free space or write elsewhere (-o)")

@@ -97,7 +97,7 @@ class RunDir:
         if resume and not exists:
             raise EdgeoptError(f"nothing to resume: {str(self.root)!r} holds no run",
                                hint="run without --resume to start it")
-        from edgeopt.models.validation import check_writable
+        from edgeopt.utils.disk import check_writable
 
         check_writable(self.root, "run directory")
         return exists

@@ -149,7 +149,7 @@ class DataSource(BaseModel):
         resized float32 copy is counted, though the loader holds the originals too.
         """
         from edgeopt.data.builtin import BUILTINS, load_builtin
-        from edgeopt.models.validation import check_memory, tensor_bytes
+        from edgeopt.utils.memory import check_memory, tensor_bytes
 
         count, chans = 1, 1
         if self.name in BUILTINS:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 MISSING = "—"  # what a figure that was not measured shows as
 
-_BYTE_UNITS = ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
+_BYTE_UNITS = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
 _COUNT_UNITS = ((1e9, "G"), (1e6, "M"), (1e3, "K"))
 
 
