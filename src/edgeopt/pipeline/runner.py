@@ -172,7 +172,9 @@ class _Run:
         if model is None and not step.transform.measures:
             model = self._model_of(source)
         with display.working(self.console, f"{step.type} …", enabled=not step.transform.trains):
-            outcome = run_step(step, index, source, model, self.candidates, self._inputs(step_dir, step.name),
+            # A new candidate's files are named after it; files added to a candidate, after that one.
+            stem = step.name if step.makes_candidate else source.name
+            outcome = run_step(step, index, source, model, self.candidates, self._inputs(step_dir, stem),
                                self.dir.root)
         if step.model is not None:  # a new model of its own, not made from a candidate
             outcome.candidate = outcome.candidate.evolve(parent=None)
