@@ -73,3 +73,20 @@ def test_bad_arrays_are_user_errors(x, y, match):
 
     with pytest.raises(EdgeoptError, match=match):
         ArrayData(x, y)
+
+
+def test_the_probe_without_torch_is_one_onnx_runtime_matmul():
+    import onnx
+
+    from edgeopt.runtime.timing import _matmul_model
+
+    model = onnx.load_from_string(_matmul_model(192))
+    onnx.checker.check_model(model, full_check=True)  # the hand-made bytes are a valid model
+    assert [n.op_type for n in model.graph.node] == ["MatMul"]
+    out = _run_without_torch("""
+import json
+from edgeopt.runtime import timing
+probes = [timing.speed_probe() for _ in range(3)]
+print(json.dumps({"probes": probes, "kind": sorted(timing._probe_state)}))
+""")
+    assert out["kind"] == ["onnxruntime"] and all(p > 0 for p in out["probes"])
