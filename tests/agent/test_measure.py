@@ -161,13 +161,13 @@ def test_two_hundred_sequential_clients_are_served_without_an_error(agent, token
     _assert_one_at_a_time_in_order(finals)
 
 
-def _long_job(agent, token, cnn_onnx, outcome: dict) -> threading.Thread:
+def _long_job(agent, token, cnn_onnx, outcome: dict, retries: int = 3) -> threading.Thread:
     """A measurement of a few seconds, run in a thread; its result or error lands in ``outcome``."""
 
     def run() -> None:
         try:
             outcome["result"] = measure_remote([cnn_onnx], agent.url, token=token, runs=150_000, warmup=1, rounds=1,
-                                               memory=False, gate_retries=0, retries=3)
+                                               memory=False, gate_retries=0, retries=retries)
         except BaseException as exc:
             outcome["error"] = exc
 
@@ -201,9 +201,9 @@ def test_an_agent_killed_mid_measurement_is_a_clear_error_then_a_retry_succeeds(
 def test_an_agent_restarted_while_the_client_waits_gets_the_job_again(make_agent, token, cnn_onnx):
     agent = make_agent()
     outcome: dict = {}
-    thread = _long_job(agent, token, cnn_onnx, outcome)
+    thread = _long_job(agent, token, cnn_onnx, outcome, retries=6)  # 0.5 + 1 + … + 16 s: room for a slow start
     agent.kill()
-    agent.start()  # back within the client's retries (0.5 + 1 + 2 s): the job is sent again
+    agent.start()  # back within the client's retries: it no longer knows the job, which is sent again
     assert agent.starts == 2
     client = AgentClient(agent.url, token=token)
     assert wait_until(lambda: client.info()["queue"]["running"] is not None, timeout=60)
