@@ -1,5 +1,7 @@
-"""int8 quantization: post-training (static, dynamic), quantization-aware training, per-layer
-sensitivity with float fallback. Built on ONNX Runtime's quantization tools (the ONNX path) and
+"""int8 quantization: post-training (static, dynamic; calibration chosen by hand or "auto";
+cross-layer equalization, bias correction, AdaRound, 4-bit weights, per-tensor scales),
+quantization-aware training, a per-layer diff of the deployed file against the float model, and
+the float fallback (repair) it drives. Built on ONNX Runtime's quantization tools (the ONNX path) and
 PT2E with the XNNPACK quantizer (the ExecuTorch path). Every accuracy it reports for an int8
 model is measured on the exported artifact in its runtime.
 
@@ -28,6 +30,8 @@ _EXPORTS: dict[str, str] = {
     # (modules named onnx_*: a submodule named like the function would shadow it once imported)
     "dynamic": "edgeopt.quantize.onnx_dynamic",
     "sensitivity": "edgeopt.quantize.onnx_sensitivity",
+    "diff": "edgeopt.quantize.layer_diff",
+    "LayerDiff": "edgeopt.quantize.layer_diff",
     "SensitivityReport": "edgeopt.quantize.onnx_sensitivity",
     "quantize_pt2e": "edgeopt.quantize.pt2e",
     "ptq_executorch": "edgeopt.quantize.pt2e",
@@ -43,10 +47,12 @@ __all__ = [
     "BACKENDS",
     "CALIBRATION_METHODS",
     "DynamicQuant",
+    "LayerDiff",
     "Ptq",
     "Qat",
     "QuantizationResult",
     "SensitivityReport",
+    "diff",
     "dynamic",
     "ptq",
     "ptq_executorch",
@@ -61,6 +67,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
     from edgeopt.quantize.api import BACKENDS as BACKENDS, ptq as ptq
     from edgeopt.quantize.calibration import CALIBRATION_METHODS as CALIBRATION_METHODS
+    from edgeopt.quantize.layer_diff import LayerDiff as LayerDiff, diff as diff
     from edgeopt.quantize.onnx_dynamic import dynamic as dynamic
     from edgeopt.quantize.onnx_sensitivity import SensitivityReport as SensitivityReport, sensitivity as sensitivity
     from edgeopt.quantize.onnx_static import quantize_onnx_static as quantize_onnx_static

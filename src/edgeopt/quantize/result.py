@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from edgeopt.artifact import Artifact
 
-if TYPE_CHECKING:  # onnx_sensitivity imports ONNX Runtime; a result does not need it
+if TYPE_CHECKING:  # onnx_sensitivity and diff import ONNX Runtime; a result does not need it
+    from edgeopt.quantize.layer_diff import LayerDiff
     from edgeopt.quantize.onnx_sensitivity import SensitivityReport
 
 
@@ -24,6 +25,7 @@ class QuantizationResult:
         int8_accuracy: Top-1 measured on ``artifact`` in its runtime, never a simulation's.
         float_layers: Layers kept in float by the sensitivity fallback (empty: all int8).
         sensitivity: The per-layer sensitivity report, when it was computed.
+        diff: The float model against the file, per layer (:func:`edgeopt.quantize.layer_diff`), when computed.
         metadata: Anything else worth recording (engine versions, options).
     """
 
@@ -35,6 +37,7 @@ class QuantizationResult:
     int8_accuracy: float | None = None
     float_layers: list[str] = field(default_factory=list)
     sensitivity: SensitivityReport | None = None
+    diff: LayerDiff | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -57,5 +60,6 @@ class QuantizationResult:
             "accuracy_drop_points": self.accuracy_drop,
             "float_layers": list(self.float_layers),
             "sensitivity": sens,
+            "diff": self.diff.to_dict() if self.diff is not None else None,
             "metadata": dict(self.metadata),
         }
