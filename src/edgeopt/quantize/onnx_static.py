@@ -172,12 +172,19 @@ def quantize_prepared(
     only_nodes: Sequence[str] | None = None,
     options: QuantOptions = QuantOptions(),
     calibration: str = "minmax",
+    overrides: dict[str, list[dict[str, Any]]] | None = None,
+    extra_metadata: dict[str, Any] | None = None,
 ) -> Artifact:
     """Quantize an already prepared and calibrated model (cheap: no export, no calibration).
 
     ``exclude_nodes`` stay float; with ``only_nodes`` just those nodes are quantized (the
-    per-layer sensitivity sweep).
+    per-layer sensitivity sweep). ``overrides`` are ORT's ``TensorQuantOverrides`` (the weight
+    scales of a :class:`~edgeopt.quantize.weights.WeightPlan`).
     """
+    extra: dict[str, Any] = {}
+    if overrides:
+        # The plan's scales are final: ORT must not enlarge a weight scale for its int32 bias.
+        extra = {"TensorQuantOverrides": overrides, "QDQDisableWeightAdjustForInt32Bias": True}
     with tempfile.TemporaryDirectory(prefix="edgeopt-qdq-", dir=prepared.path.parent) as tmp:
         raw = Path(tmp) / "model.int8.onnx"
         cache = Path(tmp) / "ranges.json"
@@ -194,6 +201,7 @@ def quantize_prepared(
                 nodes_to_quantize=list(only_nodes) if only_nodes else None,
                 calibrate_method=CalibrationMethod.MinMax,
                 calibration_cache_path=str(cache),
+                extra_options=extra or None,
             )
         proto = strip_debug_info(onnx.load(str(raw)))
         with atomic_path(path) as out:
@@ -211,6 +219,7 @@ def quantize_prepared(
         "quantizer": f"onnxruntime.quantization.quantize_static {onnxruntime.__version__}",
         "calibration_samples": len(samples),
         "input_name": prepared.input_name,
+        **(extra_metadata or {}),
     }
     return Artifact.from_file(path, "onnx", "int8", prepared.fp32.input_shape, parity=parity,
                               metadata=metadata)
