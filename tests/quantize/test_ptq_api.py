@@ -63,7 +63,9 @@ def test_fallback_keeps_the_sensitive_layers_float_until_within_budget(rigged, d
     result = ptq(rigged, calib, path=tmp_path / "m.onnx", eval_data=digits.val, max_drop=2.0)
     assert result.accuracy_drop <= 2.0
     assert result.float_layers and set(result.float_layers) <= {"conv1", "conv2"}
-    assert result.sensitivity.ranking[0] in ("conv1", "conv2")
+    repair = result.metadata["repair"]
+    assert repair["ranking"][0] in ("conv1", "conv2")  # the diff ranks the broken layers first
+    assert repair["decided_on"] == "eval_data" and "val_data" in repair["note"]  # no val_data given: said so
     proto = onnx.load(str(result.artifact.path))
     floats = {i.name for i in proto.graph.initializer if i.data_type == onnx.TensorProto.FLOAT}
     for layer in result.float_layers:  # a plain float Conv: its weight is no DequantizeLinear output

@@ -156,7 +156,7 @@ def qat(
                    "weight_bits": WEIGHT_BITS[backend], "bn_folding": "pt2e (QAT conv-bn pattern)"}
     if backend == "executorch":
         artifact = write_int8_program(converted, example, path, model_name=type(model).__name__,
-                                      parity_data=_real_inputs(train), metadata=config_info)
+                                      parity_data=_real_inputs(train), metadata=config_info, float_model=model)
     else:
         artifact = _write_onnx_qdq(converted, example, path, config_info)
     return QuantizationResult(

@@ -8,8 +8,14 @@ changes nothing.
 
     - type: quantize.ptq
       backend: onnxruntime         # int8 QDQ .onnx; or executorch (XNNPACK .pte)
-      calibration: minmax          # percentile, entropy, mse
+      calibration: minmax          # percentile, entropy, mse, or auto (the best on held-out data)
       calibration_samples: 256
+      max_drop: 0.5                # keep the fewest layers float to lose at most 0.5 points (on val)
+      granularity: per_tensor      # one weight scale per tensor (MCU/NPU kernels); default per_channel
+      equalize: true               # cross-layer equalization (data-free)
+      bias_correction: true        # correct the mean shift of rounded weights
+      weight_bits: 4               # 4-bit weights, 8-bit activations (needs per_channel)
+      rounding: adaround           # learned rounding instead of nearest
     - type: quantize.qat
       backend: executorch
       train: {epochs: 2, lr: 1.0e-4}
@@ -45,8 +51,15 @@ class Ptq(Transform):
     calibration: str = "minmax"
     calibration_samples: int = Field(default=256, ge=1)
     max_drop: float | None = Field(default=None, ge=0, description="accuracy points allowed to be lost")
-    # ExecuTorch: the .pte must match its PT2E reference; off only for untrained models (tests).
+    # The file must match its own int8 simulation within its quantization steps (selfcheck.py).
     check: bool = True
+    granularity: Literal["per_channel", "per_tensor"] = "per_channel"
+    equalize: bool = False
+    bias_correction: bool = False
+    weight_bits: Literal[8, 4] = 8
+    rounding: Literal["nearest", "adaround"] = "nearest"
+    # Validation inputs the per-layer diff of the file compares on (0: no diff).
+    diff_samples: int = Field(default=256, ge=0)
 
     def apply(self, model: nn.Module, inputs: Inputs) -> Result:
         from edgeopt.data import calibration_subset
@@ -56,7 +69,10 @@ class Ptq(Transform):
         calib = calibration_subset(data.train, self.calibration_samples, seed=0)
         result = ptq(model, calib, backend=self.backend, path=_int8_path(inputs, self.backend),
                      calibration=self.calibration, example_input=inputs.example, eval_data=data.test,
-                     max_drop=self.max_drop, check=self.check)
+                     val_data=data.val, max_drop=self.max_drop, check=self.check,
+                     per_channel=self.granularity == "per_channel", equalize=self.equalize,
+                     bias_correction=self.bias_correction, weight_bits=self.weight_bits, rounding=self.rounding,
+                     diff_data=_diff_inputs(data, self.diff_samples))
         return quantized(result)
 
 
@@ -69,6 +85,8 @@ class Qat(Transform):
     train: TrainConfig = Field(default_factory=lambda: TrainConfig(epochs=2, lr=1e-4))
     calibration_samples: int = Field(default=256, ge=1)
 
+    diff_samples: int = Field(default=256, ge=0)
+
     trains: ClassVar[bool] = True
 
     def apply(self, model: nn.Module, inputs: Inputs) -> Result:
@@ -79,6 +97,11 @@ class Qat(Transform):
         calib = calibration_subset(data.train, self.calibration_samples, seed=0)
         result = qat(model, data.train, data.val, self.train, backend=self.backend,
                      path=_int8_path(inputs, self.backend), eval_data=data.test, calibration_data=calib)
+        diff_inputs = _diff_inputs(data, self.diff_samples)
+        if diff_inputs is not None:
+            from edgeopt.quantize.layer_diff import diff
+
+            result.diff = diff(model, result.artifact, diff_inputs)
         return quantized(result)
 
 
@@ -103,6 +126,18 @@ class DynamicQuant(Transform):
             result.float_accuracy = evaluate(model, inputs.data.test).accuracy
             result.int8_accuracy = ort_accuracy(artifact.path, inputs.data.test)
         return quantized(result)
+
+
+def _diff_inputs(data: Any, samples: int) -> Any:
+    """The first ``samples`` validation inputs (None: no diff)."""
+    if not samples:
+        return None
+    tensors = getattr(data.val, "tensors", None)
+    if tensors is not None:
+        return tensors[0][:samples]
+    from torch.utils.data import Subset
+
+    return Subset(data.val, range(min(samples, len(data.val))))
 
 
 def quantized(result: QuantizationResult) -> Result:
