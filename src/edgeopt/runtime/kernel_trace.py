@@ -182,14 +182,22 @@ class OrtTracer:
         for name in names:
             op = ops.get(name, "")
             node = self._original_node(name, optimized.get(name))
+            if node and op_class(op) in ("mac", "dwmac") and not self.graph.is_mac(node):
+                # A fused conv named after its last node (the activation, the add): it runs the conv.
+                node = self.graph.owner.get(node, node)
             kind = "layout" if op in _ORT_LAYOUT else "qdq" if op_class(op) == "qdq" else "compute"
             resolved.append(TracedKernel(name, op, kind, node))
-        # Layout kernels before a node (ReorderInput, Transpose) do that node's input conversion.
+        # What the names do not tell: a layout kernel before a node (ReorderInput, Transpose)
+        # converts that node's input; any other kernel (a fused node ORT named <op>_<index>)
+        # belongs with the kernel that ran before it.
         out = list(resolved)
         for index, kernel in enumerate(resolved):
-            if not kernel.node and kernel.kind == "layout":
-                later = next((k.node for k in resolved[index + 1:] if k.node), "")
-                out[index] = TracedKernel(kernel.name, kernel.op, kernel.kind, later)
+            if kernel.node:
+                continue
+            later = next((k.node for k in resolved[index + 1:] if k.node), "")
+            earlier = next((k.node for k in reversed(out[:index]) if k.node), "")
+            node = (later or earlier) if kernel.kind == "layout" else (earlier or later)
+            out[index] = TracedKernel(kernel.name, kernel.op, kernel.kind, node)
         return out
 
     def _original_node(self, name: str, optimized: Any) -> str:
