@@ -1,8 +1,8 @@
 """PT2E int8 for ExecuTorch: a 4x smaller .pte whose measured accuracy stays close to fp32.
 
-SimpleCNN runs at 28x28 here (a mnist5k subset), not on 8x8 digits: XNNPACK's int8 program of
-SimpleCNN at 8x8 (2x2 maps before the global pool) loads but fails at run time
-("Propagating input shapes failed", executorch 1.5.1); at 16x16 and 28x28 it runs.
+SimpleCNN runs at 28x28 here (a mnist5k subset). Digits' one-channel batches have strides that
+export once read as channels-last ("Propagating input shapes failed" at run time, at any size):
+export now gives torch.export row-major examples (see the last test).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from edgeopt.data import calibration_subset, load_dataset
 from edgeopt.errors import EdgeoptError
 from edgeopt.models import create_model
 from edgeopt.quantize.pt2e import calibration_batches, ptq_executorch
-from edgeopt.runtime import scoped_threads
+from edgeopt.runtime import open_runner, scoped_threads
 from edgeopt.train import TrainConfig, fit
 
 
@@ -67,3 +67,16 @@ def test_non_finite_weights_are_refused(tmp_path):
     with pytest.raises(EdgeoptError, match="NaN or Inf"):
         ptq_executorch(model, torch.zeros(4, 1, 16, 16), tmp_path / "x.pte")
     assert not (tmp_path / "x.pte").exists()
+
+
+def test_an_example_with_channels_last_looking_strides_still_runs(tmp_path):
+    """A one-channel batch cut from an NHWC array (strides (64, 1, 8, 1)) once made every program refuse its input."""
+    torch.manual_seed(0)
+    net = create_model("simple_cnn", num_classes=10, in_chans=1).eval()
+    nhwc = torch.randn(16, 8, 8, 1).permute(0, 3, 1, 2)
+    assert nhwc.stride() == (64, 1, 8, 1) and nhwc.is_contiguous()
+    int8 = ptq_executorch(net, nhwc, tmp_path / "m.int8.pte").artifact
+    fp32 = export.executorch(net, nhwc[:1], tmp_path / "m.pte")
+    for art in (int8, fp32):
+        out = open_runner(art, threads=1).run(nhwc.contiguous().numpy())
+        assert out.shape == (16, 10)

@@ -115,10 +115,21 @@ def export_executorch(
     )
 
 
+def standard_layout(example: Tensor) -> Tensor:
+    """The example with row-major strides, whatever strides it came with.
+
+    ``torch.export`` records the example's dim order in the program. A one-channel batch sliced
+    from an NHWC array has strides like ``(64, 1, 8, 1)``: torch calls it contiguous, export reads
+    it as channels-last, and the XNNPACK delegate then refuses every row-major input at run time
+    ("Propagating input shapes failed"). ``.contiguous()`` keeps such strides; this does not.
+    """
+    return example.clone(memory_format=torch.contiguous_format)
+
+
 def capture(model: nn.Module, example_input: Tensor) -> torch.export.ExportedProgram:
     """``torch.export.export`` the model on the example, with a clear error when it cannot."""
     try:
-        return torch.export.export(model, (example_input,))
+        return torch.export.export(model, (standard_layout(example_input),))
     except (EdgeoptError, KeyboardInterrupt):
         raise
     except Exception as exc:  # torch.export raises many types; all mean "cannot export"

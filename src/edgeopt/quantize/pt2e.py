@@ -80,8 +80,10 @@ def capture_for_quantization(model: nn.Module, example_input: Tensor) -> torch.f
     The batch is dynamic so calibration and training can use any batch size; a batch-1 example
     is repeated to 2, since export would otherwise specialise the batch to 1.
     """
+    from edgeopt.export.executorch_export import executorch_error, standard_layout
+
     example = example_input if example_input.shape[0] > 1 else example_input.repeat(2, *[1] * (example_input.ndim - 1))
-    from edgeopt.export.executorch_export import executorch_error
+    example = standard_layout(example)
 
     try:
         return torch.export.export(
@@ -224,8 +226,9 @@ def write_int8_program(
         EdgeoptError: an operator ExecuTorch cannot lower, or a program off its simulation by more
             than its quantization steps allow (the message names the first diverging layer).
     """
-    from edgeopt.export.executorch_export import executorch_error, lower_to_executorch, write_program
+    from edgeopt.export.executorch_export import executorch_error, lower_to_executorch, standard_layout, write_program
 
+    example = standard_layout(example)
     try:
         with _quiet():
             program = torch.export.export(quantized, (example,))

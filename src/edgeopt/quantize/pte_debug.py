@@ -64,7 +64,7 @@ def debug_module(quantized: torch.fx.GraphModule) -> tuple[torch.fx.GraphModule,
 
 def first_diverging_layer(quantized: torch.fx.GraphModule, inputs: Tensor, example: Tensor) -> str | None:
     """The first layer whose int8 codes in the program differ from the simulation's by more than one step."""
-    from edgeopt.export.executorch_export import lower_to_executorch
+    from edgeopt.export.executorch_export import lower_to_executorch, standard_layout
     from edgeopt.quantize.pt2e import _quiet
 
     debug, names = debug_module(quantized)
@@ -72,7 +72,7 @@ def first_diverging_layer(quantized: torch.fx.GraphModule, inputs: Tensor, examp
         return None
     try:
         with _quiet():
-            program = torch.export.export(debug, (example,))
+            program = torch.export.export(debug, (standard_layout(example),))
         lowered = lower_to_executorch(program, debug)
     except Exception:  # a diagnostic: when it cannot be built, no layer is named
         return None
