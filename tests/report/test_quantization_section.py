@@ -20,6 +20,8 @@ def _record() -> dict[str, Any]:
          "max_abs_error": 2.5, "saturated": 0.125, "first": True},
         {"index": 2, "layer": "classifier", "op_type": "Gemm", "sqnr_db": 999.0, "accumulated_sqnr_db": 3.4,
          "max_abs_error": 0.0, "saturated": None, "first": False},
+        {"index": 3, "layer": "output", "op_type": "Output", "sqnr_db": None, "accumulated_sqnr_db": -50.0,
+         "max_abs_error": 9.0, "saturated": None, "first": False},
     ]
     diff = {"rows": rows, "output_sqnr_db": 3.4, "first_diverging": "features.<bad>", "threshold_db": 10.0,
             "samples": 64, "scope": "calibration split", "note": "ONNX Runtime, QDQ"}
@@ -53,6 +55,7 @@ def test_rows_worst_first_escaped_and_facts_shown(synthetic_data, tmp_path):
     assert has_quantized(results)
     html = str(quantization_sections(results))
     assert html.index("features.&lt;bad&gt;") < html.index("features.0") < html.index("classifier</td>")
+    assert html.index("classifier</td>") < html.index(">output</td>")  # the output row is not a layer: last
     assert "<bad>" not in html
     assert "first to lose the signal" in html and "exact" in html and "12.50%" in html
     assert "kept float to meet max_drop 1.0 (decided on val): classifier" in html

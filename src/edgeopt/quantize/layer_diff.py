@@ -92,7 +92,10 @@ class LayerDiff:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def ranking(self) -> list[dict[str, Any]]:
-        """Rows worst first: lowest layer-alone SQNR (the accumulated one where it is missing)."""
+        """Rows worst first: lowest layer-alone SQNR (the accumulated one where it is missing).
+
+        The model's input and output rows come after every layer.
+        """
         return sorted(self.rows, key=_row_key)
 
     def layer_ranking(self) -> list[str]:
@@ -148,9 +151,13 @@ def _db(value: float | None) -> str:
     return "exact" if value >= INF_DB or (math.isinf(value) and value > 0) else f"{value:.1f}"
 
 
-def _row_key(row: dict[str, Any]) -> tuple[float, int]:
+BORDER_ROWS = ("Input", "Output")  # the model's own input and output: not layers, ranked after them
+
+
+def _row_key(row: dict[str, Any]) -> tuple[bool, float, int]:
+    # The output row carries every layer's error; ranked among layers it would hide the culprit.
     value = row["sqnr_db"] if row["sqnr_db"] is not None else row["accumulated_sqnr_db"]
-    return (math.inf if value is None else float(value), int(row["index"]))
+    return (row["op_type"] in BORDER_ROWS, math.inf if value is None else float(value), int(row["index"]))
 
 
 def diff(

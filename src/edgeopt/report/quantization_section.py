@@ -79,11 +79,13 @@ def _facts(record: dict[str, Any]) -> Markup:
     return tag("p", "; ".join(parts) + ("." if parts else ""), class_="muted") if parts else Markup("")
 
 
-def _row_key(row: dict[str, Any]) -> tuple[float, int]:
+def _row_key(row: dict[str, Any]) -> tuple[bool, float, int]:
+    # As LayerDiff.ranking: the model's input and output rows (not layers) after every layer.
     value = row.get("sqnr_db")
     if value is None:
         value = row.get("accumulated_sqnr_db")
-    return (float("inf") if value is None else float(value), int(row.get("index") or 0))
+    return (row.get("op_type") in ("Input", "Output"), float("inf") if value is None else float(value),
+            int(row.get("index") or 0))
 
 
 def _db(value: Any) -> str:
