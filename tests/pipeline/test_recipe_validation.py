@@ -141,3 +141,20 @@ def test_nested_unknown_keys_and_option_rules_read_plainly():
     assert message.startswith("r.yaml line 5: step 1 (bench), field 'candidates': input should be 'all' or 'current'")
     message = error_of(HEAD + "  - type: prune.magnitude\n")
     assert message == "r.yaml line 4: step 1 (prune.magnitude): give exactly one of sparsity or threshold"
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    ("    calibration: entropi\n", "unknown calibration method 'entropi'"),
+    ("    weight_bits: 4\n    granularity: per_tensor\n", "4-bit weights need per-channel scales"),
+    ("    backend: executorch\n    max_drop: 0.5\n    equalize: true\n",
+     "the executorch backend does not take max_drop, equalize"),
+])
+def test_ptq_options_the_quantizer_would_refuse_are_refused_at_load(options, expected):
+    message = error_of(HEAD + "  - type: fuse\n  - type: quantize.ptq\n" + options)
+    assert message.startswith("r.yaml line 5: step 2 (quantize.ptq)") and expected in message
+
+
+def test_ptq_options_the_quantizer_accepts_load():
+    recipe = parse_recipe(HEAD + "  - type: quantize.ptq\n    calibration: auto\n    weight_bits: 4\n"
+                          "    rounding: adaround\n  - type: quantize.ptq\n    backend: executorch\n")
+    assert [s.transform.type for s in recipe.steps] == ["quantize.ptq", "quantize.ptq"]

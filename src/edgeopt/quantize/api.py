@@ -131,7 +131,7 @@ def ptq(
         if isinstance(max_drop, bool) or not isinstance(max_drop, (int, float)) or max_drop < 0:
             raise EdgeoptError(f"max_drop must be a non-negative number of points, got {max_drop!r}")
     if backend == "executorch":
-        _check_executorch_options(calibration, max_drop, equalize, bias_correction, weight_bits, rounding)
+        check_executorch_options(calibration, max_drop, equalize, bias_correction, weight_bits, rounding)
         return _ptq_executorch(model, calibration_data, path, example_input, eval_data, check, per_channel,
                                diff_data)
     options = QuantOptions(per_channel, activation_type, reduce_range).check()
@@ -155,8 +155,9 @@ def ptq(
         return run.quantize(path, eval_data, val_data, max_drop, check, diff_data)
 
 
-def _check_executorch_options(calibration: str, max_drop: float | None, equalize: bool, bias_correction: bool,
-                              weight_bits: int, rounding: str) -> None:
+def check_executorch_options(calibration: str, max_drop: float | None, equalize: bool, bias_correction: bool,
+                             weight_bits: int, rounding: str) -> None:
+    """Refuse options the executorch backend (PT2E, XNNPACK) cannot honour, before any work."""
     asked = [name for name, on in (("calibration", calibration != "minmax"), ("max_drop", max_drop is not None),
                                    ("equalize", equalize), ("bias_correction", bias_correction),
                                    ("weight_bits", weight_bits != 8), ("rounding", rounding != "nearest")) if on]

@@ -27,10 +27,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
 from edgeopt.artifact import artifact_suffix, format_for_runtime
+from edgeopt.errors import EdgeoptError
 from edgeopt.quantize.result import QuantizationResult
 from edgeopt.train import TrainConfig
 from edgeopt.transform import Inputs, Result, Transform, register_transform
@@ -60,6 +61,23 @@ class Ptq(Transform):
     rounding: Literal["nearest", "adaround"] = "nearest"
     # Validation inputs the per-layer diff of the file compares on (0: no diff).
     diff_samples: int = Field(default=256, ge=0)
+
+    @model_validator(mode="after")
+    def _compatible(self) -> Ptq:
+        """Refuse what :func:`edgeopt.quantize.ptq` would refuse, at recipe load rather than after earlier steps."""
+        from edgeopt.quantize.api import check_executorch_options
+        from edgeopt.quantize.calibration import check_method
+        from edgeopt.quantize.weights import check_weight_options
+
+        try:  # the API's own checks, so the two cannot disagree; pydantic reports ValueError per field
+            check_method(self.calibration)
+            check_weight_options(self.weight_bits, self.granularity == "per_channel", self.rounding)
+            if self.backend == "executorch":
+                check_executorch_options(self.calibration, self.max_drop, self.equalize, self.bias_correction,
+                                         self.weight_bits, self.rounding)
+        except EdgeoptError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
     def apply(self, model: nn.Module, inputs: Inputs) -> Result:
         from edgeopt.data import calibration_subset
