@@ -30,6 +30,7 @@ LAYERS = [
     {"fuse", "prune", "distill"},
     {"quantize"},
     {"devices", "report"},
+    {"latency"},  # per-layer time, latency tables and the predictor: runtime + devices below, search above
     {"pipeline", "search"},  # search/ (architecture search) will be a consumer beside the pipeline
     {"demo"},
     {"cli", "edgeopt"},  # the command line, and the package's own curated names

@@ -1,0 +1,337 @@
+"""Build a latency table on this machine: probe networks, measured per layer, de-noised, resumable.
+
+:func:`build_table` makes one probe network per width and resolution of the space
+(:mod:`edgeopt.latency.packing`), writes it as the runtime's file — ONNX straight from the
+modules (:mod:`edgeopt.latency.onnx_writer`; int8 through ONNX Runtime's ``quantize_static`` with
+edgeopt's options), ExecuTorch through edgeopt's own exporter and PT2E flow — and measures it
+with :func:`edgeopt.runtime.profile_layers`: traced runs in gated rounds between speed probes.
+It does so in **passes**: every probe once, then every probe again, ≥ 3 times by default, so the
+passes of one probe lie minutes apart; a unit's entry is the minimum over passes of its
+per-pass figure (DESIGN.md, "Machine facts").
+
+After every probe of every pass the table is saved (atomically), so an interrupted build resumes
+where it stopped (``resume=True``, the default): probe files already written are reused, passes
+already measured are kept. At the end come the derived entries (the SE pool's cost added to
+the depthwise units that have it, see :func:`derived_entries`), the block view, the fallback
+model and, with ``calibrate=N``, the correction fitted on N sampled architectures measured whole.
+
+Example:
+    >>> table = build_table("mobilenet_v2", runtime="onnxruntime", threads=2, precision="int8",
+    ...                     resolutions=[160], progress=print)
+    >>> table.summary()["units"]
+    2140
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from edgeopt.errors import EdgeoptError
+from edgeopt.latency.key import TableKey, check_precision, check_runtime, current_key
+from edgeopt.latency.packing import ProbeNet, pool_pair, positions
+from edgeopt.latency.predictor import fit_correction, fit_fallback
+from edgeopt.latency.probes import calibration_batch, make_probe_file, measure_probe
+from edgeopt.latency.spaces import Arch, SearchSpace, get_space
+from edgeopt.latency.table import LatencyTable, ProbeRecord, cache_path
+from edgeopt.latency.units import block_units
+
+
+@dataclass(frozen=True)
+class BuildProgress:
+    """Where a build is: ``phase`` (``export``, ``measure``, ``calibrate``, ``done``), ``done`` of
+    ``total`` steps, what it is doing, and seconds so far."""
+
+    phase: str
+    done: int
+    total: int
+    label: str
+    seconds: float
+
+
+ProgressFn = Callable[[BuildProgress], None]
+
+
+def build_table(
+    space: str | SearchSpace = "mobilenet_v2",
+    *,
+    runtime: str = "onnxruntime",
+    threads: int = 2,
+    precision: str = "fp32",
+    resolutions: Sequence[int] | None = None,
+    widths: Sequence[float] | None = None,
+    passes: int = 3,
+    rounds: int = 5,
+    runs_per_round: int = 10,
+    path: str | os.PathLike[str] | None = None,
+    resume: bool = True,
+    calibrate: int = 0,
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+) -> LatencyTable:
+    """Measure a space's units on this machine and save the table (see the module docstring).
+
+    Args:
+        space: A built-in space name, a space file, or a :class:`SearchSpace`.
+        runtime: ``onnxruntime`` or ``executorch``.
+        threads: Intra-op threads.
+        precision: ``fp32`` or ``int8``.
+        resolutions: The resolutions to cover (default: the space's).
+        widths: The width multipliers to cover (default: the space's).
+        passes: Passes over all probes (≥ 3 for the minimum-of-medians figure).
+        rounds: Gated rounds per probe and pass; runs_per_round: traced runs per round.
+        path: The table file (default: the cache, :func:`~edgeopt.latency.table.cache_path`).
+        resume: Continue a table found at ``path`` (same key and space); False starts over.
+        calibrate: Architectures to sample, measure whole and fit the correction on (0: none).
+        seed: Seed of those samples.
+        progress: Called after every step.
+
+    Raises:
+        EdgeoptError: an unknown runtime, precision, space, width or resolution; a table at
+            ``path`` made under other conditions or for another space (with ``resume``).
+    """
+    check_runtime(runtime)
+    check_precision(precision)
+    for name, value in (("passes", passes), ("rounds", rounds), ("runs_per_round", runs_per_round)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise EdgeoptError(f"{name} must be a positive integer, got {value!r}")
+    chosen = space if isinstance(space, SearchSpace) else get_space(space)
+    res = _subset("resolution", resolutions, chosen.resolutions)
+    wid = _subset("width", widths, chosen.widths)
+    key = current_key(runtime, threads, precision)
+    target = Path(path) if path is not None else cache_path(chosen.name, key)
+    table = _start(target, key, chosen, res, wid, passes, rounds, runs_per_round, resume)
+    clock = time.monotonic()
+    spent = table.seconds
+    workdir = target.with_suffix(".probes")
+    probes = [(r, w) for r in res for w in wid]
+    total = len(probes) * (passes + 1)
+
+    def report(phase: str, done: int, label: str) -> None:
+        table.seconds = spent + time.monotonic() - clock
+        if progress is not None:
+            progress(BuildProgress(phase, done, total, label, table.seconds))
+
+    done = 0
+    for resolution, width in probes:
+        pid = probe_id(resolution, width)
+        record = table.probes.setdefault(pid, ProbeRecord(width=width, resolution=resolution))
+        artifact = workdir / (pid + _suffix(runtime, precision))
+        if not record.passes and not artifact.is_file():
+            report("export", done, f"writing the probe network for r{resolution} w{width:g}")
+            start = time.monotonic()
+            make_probe_file(ProbeNet(chosen, width, resolution), (1, chosen.in_chans, resolution, resolution),
+                            runtime, precision, artifact)
+            record.seconds += time.monotonic() - start
+        record.artifact = str(artifact)
+        done += 1
+        report("export", done, f"probe r{resolution} w{width:g} ready")
+        table.save(target)
+    for index in range(passes):
+        for resolution, width in probes:
+            record = table.probes[probe_id(resolution, width)]
+            if len(record.passes) > index:
+                done += 1
+                continue
+            report("measure", done, f"pass {index + 1}/{passes}: r{resolution} w{width:g}")
+            start = time.monotonic()
+            figures, units, traced = measure_probe(chosen, width, resolution, Path(record.artifact), threads,
+                                                   rounds, runs_per_round)
+            record.passes.append(figures)
+            record.units = units
+            record.traced_run_ms.append(traced)
+            record.seconds += time.monotonic() - start
+            table.recompute_entries()
+            done += 1
+            report("measure", done, f"pass {index + 1}/{passes}: r{resolution} w{width:g} measured")
+            table.save(target)
+    table.recompute_entries()
+    table.entries.update(derived_entries(table, chosen))
+    table.blocks = block_view(chosen, res, wid)
+    table.fallback = fit_fallback(table)
+    table.complete = True
+    if calibrate > 0:
+        report("calibrate", done, f"measuring {calibrate} architectures whole to fit the correction")
+        calibrate_table(table, chosen, calibrate, seed=seed, threads=threads, rounds=rounds)
+    report("done", total, "table complete")
+    table.save(target)
+    for resolution, width in probes:  # the probe files are only needed to resume
+        Path(table.probes[probe_id(resolution, width)].artifact).unlink(missing_ok=True)
+    if workdir.is_dir() and not any(workdir.iterdir()):
+        workdir.rmdir()
+    return table
+
+
+def probe_id(resolution: int, width: float) -> str:
+    """``r160-w0.5``."""
+    return f"r{resolution}-w{width:g}"
+
+
+def _subset(name: str, given: Sequence[Any] | None, allowed: Sequence[Any]) -> list[Any]:
+    if given is None:
+        return list(allowed)
+    chosen = list(dict.fromkeys(given))
+    outside = [v for v in chosen if v not in allowed]
+    if outside or not chosen:
+        raise EdgeoptError(f"{name}s {outside or chosen} are not in the space (it has {list(allowed)})",
+                           hint=f"choose {name}s the space defines")
+    return chosen
+
+
+def _start(path: Path, key: TableKey, space: SearchSpace, resolutions: list[int], widths: list[float],
+           passes: int, rounds: int, runs: int, resume: bool) -> LatencyTable:
+    fresh = LatencyTable(key=key, space=space.name, space_fingerprint=space.fingerprint(),
+                         space_definition=space.model_dump(mode="json"), resolutions=resolutions, widths=widths,
+                         passes=passes, rounds=rounds, runs_per_round=runs)
+    if not resume or not path.is_file():
+        return fresh
+    table = LatencyTable.load(path)
+    differences = table.key.differences(key)
+    if differences:
+        raise EdgeoptError(f"{path} holds a table measured under other conditions ({'; '.join(differences)})",
+                           hint="build into another file (--out) or start over (--restart)")
+    if table.space_fingerprint != space.fingerprint():
+        raise EdgeoptError(f"{path} holds a table of another definition of space {table.space!r}",
+                           hint="build into another file (--out) or start over (--restart)")
+    table.resolutions = sorted(set(table.resolutions) | set(resolutions))
+    table.widths = sorted(set(table.widths) | set(widths))
+    table.passes, table.rounds, table.runs_per_round = passes, rounds, runs
+    table.complete = False
+    return table
+
+
+def _suffix(runtime: str, precision: str) -> str:
+    return (".int8" if precision == "int8" else "") + (".onnx" if runtime == "onnxruntime" else ".pte")
+
+
+# ---------------------------------------------------------------------------------------------
+# Derived entries and the block view
+
+
+def derived_entries(table: LatencyTable, space: SearchSpace) -> dict[str, Any]:
+    """Depthwise units followed by the SE pool, from their plain twin plus the pool's cost.
+
+    The probe measures, per position and expansion, one depthwise conv both plain and followed by
+    the SE pool; the difference is the pool's cost at that size, added to the other kernels and
+    activations of that expansion there.
+    """
+    from edgeopt.latency.table import Entry
+    from edgeopt.latency.units import _out_hw
+
+    derived: dict[str, Any] = {}
+    for resolution in table.resolutions:
+        for width in table.widths:
+            for position in positions(space, width, resolution):
+                out = _out_hw(position.size, 3, position.stride)
+                for e in space.stage_expansions(position.stage):
+                    hidden = position.cin * e
+                    plain_name, _ = pool_pair(position, e, space)
+                    k0, a0 = space.stage_kernels(position.stage)[0], space.acts[0]
+                    base = _dw_key(k0, position.stride, hidden, out, a0)
+                    with_pool = base + ",pool"
+                    if base not in table.entries or with_pool not in table.entries:
+                        continue
+                    delta = max(table.entries[with_pool].ms - table.entries[base].ms, 0.0)
+                    for act in space.acts:
+                        for k in space.stage_kernels(position.stage):
+                            plain = _dw_key(k, position.stride, hidden, out, act)
+                            target = plain + ",pool"
+                            if target in table.entries or plain not in table.entries:
+                                continue
+                            source = table.entries[plain]
+                            derived[target] = Entry(
+                                ms=source.ms + delta, passes=[], kind=source.kind, macs=source.macs,
+                                bytes=source.bytes, derived=f"{plain} + SE pool ({with_pool} − {base}; {plain_name})")
+    return derived
+
+
+def _dw_key(kernel: int, stride: int, channels: int, out: int, act: str) -> str:
+    from edgeopt.latency.units import conv_key
+
+    return conv_key(kernel, stride, "dw", channels, channels, (out, out)) + "|" + act
+
+
+def block_view(space: SearchSpace, resolutions: Sequence[int], widths: Sequence[float]) -> dict[str, list[str]]:
+    """Every block configuration of the space at these sizes → the unit keys it is made of."""
+    view: dict[str, list[str]] = {}
+    for resolution in resolutions:
+        for width in widths:
+            for position in positions(space, width, resolution):
+                for k in space.stage_kernels(position.stage):
+                    for e in space.stage_expansions(position.stage):
+                        for se in space.se:
+                            for act in space.acts:
+                                units = block_units("b", position.cin, position.cout, position.stride, position.size,
+                                                    k, e, se, act)
+                                label = (f"r{resolution} w{width:g} {position.name} k{k} e{e}"
+                                         f"{' se' if se else ''} {act}")
+                                view[label] = [u.key for u in units]
+    return view
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole architectures: export, measurement, correction
+
+
+def export_arch(arch: Arch, space: SearchSpace, runtime: str, precision: str, path: Path) -> Path:
+    """Export an architecture with edgeopt's own flow (random weights): the file users would ship."""
+    from edgeopt.latency.blocks import build_model
+
+    model = build_model(arch, space).eval()
+    shape = (1, space.in_chans, arch.resolution, arch.resolution)
+    example = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if runtime == "onnxruntime" and precision == "fp32":
+        from edgeopt.export.onnx_export import export_onnx
+
+        export_onnx(model, example, path, check=False)
+    elif runtime == "onnxruntime":
+        from edgeopt.quantize.onnx_static import quantize_onnx_static
+
+        quantize_onnx_static(model, calibration_batch(shape, 16), path, example_input=example)
+    elif precision == "fp32":
+        from edgeopt.export.executorch_export import export_executorch
+
+        export_executorch(model, example, path, check=False)
+    else:
+        from edgeopt.quantize.pt2e import ptq_executorch
+
+        ptq_executorch(model, calibration_batch(shape, 4), path, example_input=example, check=False)
+    return path
+
+
+def measure_files(paths: Sequence[Path], threads: int, passes: int, rounds: int, runs: int = 40,
+                  group: int = 8) -> list[float]:
+    """De-noised latency of each file: per pass, files interleaved in groups; the minimum over
+    passes of each file's median of round medians."""
+    from edgeopt.runtime.benchmark import bench
+
+    best = [float("inf")] * len(paths)
+    for _ in range(passes):
+        for start in range(0, len(paths), group):
+            chunk = list(paths[start : start + group])
+            for offset, measurement in enumerate(bench(chunk, threads=threads, runs=runs, rounds=rounds, memory=False)):
+                best[start + offset] = min(best[start + offset], measurement.latency_ms_median)
+    return best
+
+
+def calibrate_table(table: LatencyTable, space: SearchSpace, count: int, *, seed: int = 0, threads: int = 2,
+                    rounds: int = 5) -> None:
+    """Sample ``count`` architectures at the table's sizes, measure them whole, fit the correction."""
+    rng = random.Random(seed)
+    archs = [space.sample(rng, width=rng.choice(table.widths), resolution=rng.choice(table.resolutions))
+             for _ in range(count)]
+    with tempfile.TemporaryDirectory(prefix="edgeopt-calibrate-") as tmp:
+        files = [export_arch(a, space, table.key.runtime, table.key.precision,
+                             Path(tmp) / f"a{i}{_suffix(table.key.runtime, table.key.precision)}")
+                 for i, a in enumerate(archs)]
+        measured = measure_files(files, threads, max(table.passes, 3), rounds)
+    fit_correction(table, list(zip(archs, measured, strict=True)))
