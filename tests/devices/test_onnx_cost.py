@@ -70,3 +70,20 @@ def test_bad_onnx_files(tmp_path):
     broken.write_bytes(b"not a model at all")
     with pytest.raises(EdgeoptError, match="cannot read ONNX"):
         onnx_profile(broken)
+
+
+def test_an_int8_qdq_file_with_index_arithmetic_has_the_models_macs(tmp_path):
+    """ONNX's own shape inference cannot size a flatten written as Shape -> Range -> Mul -> Reshape (as
+    the int8 files of ptq() have); the MACs of such a file are still the model's."""
+    import onnx
+
+    from edgeopt.data import calibration_subset, load_dataset
+    from edgeopt.quantize import ptq
+
+    torch.manual_seed(0)
+    model = create_model("simple_cnn", in_chans=1, num_classes=10).eval()
+    calibration = calibration_subset(load_dataset("digits").train, 16)
+    path = ptq(model, calibration, path=tmp_path / "m.int8.onnx").artifact.path
+
+    assert "Range" in {node.op_type for node in onnx.load(str(path)).graph.node}  # the case this is about
+    assert onnx_profile(path, (1, 1, 8, 8)).macs == profile(model, (1, 1, 8, 8)).macs

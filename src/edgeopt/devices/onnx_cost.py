@@ -52,6 +52,9 @@ class _Tensor:
         return self.numel * self.itemsize
 
 
+_UNKNOWN = _Tensor((0,), 1)  # a tensor shape inference could not size (see onnx_profile's ``sized``)
+
+
 def _itemsize(elem_type: int) -> int:
     return helper.tensor_dtype_to_np_dtype(elem_type).itemsize
 
@@ -148,8 +151,12 @@ def onnx_profile(path: str | os.PathLike[str],
     consts = _constants(graph)
     inputs = [v for v in graph.input if v.name not in consts]
     _fix_inputs(model, inputs, tuple(input_size) if input_size else None)
-    inferred = shape_inference.infer_shapes(model)
+    # data_prop: shapes computed in the graph (Shape -> Gather -> Concat -> Reshape, as torch.onnx writes
+    # a flatten) are followed, not left unknown.
+    inferred = shape_inference.infer_shapes(model, data_prop=True)
     shapes = {**_tensor_shapes(inferred), **consts}
+    if any(o and o not in shapes for node in graph.node for o in node.output):
+        shapes = {**_symbolic_shapes(model), **shapes}
 
     def get(name: str) -> _Tensor:
         if name not in shapes:
@@ -157,11 +164,28 @@ def onnx_profile(path: str | os.PathLike[str],
                                hint="export with static shapes or give --input-size")
         return shapes[name]
 
-    return _build(inferred.graph, inputs, consts, get)
+    def sized(name: str) -> _Tensor:
+        # Index arithmetic on symbolic sizes (Shape -> Range -> Mul, as some exporters write) has no
+        # static shape; those tensors hold a few integers, so count them as empty rather than refuse
+        # the file. MACs still need every shape they are computed from (get).
+        return shapes.get(name, _UNKNOWN)
+
+    return _build(inferred.graph, inputs, consts, get, sized)
 
 
-def _build(graph: onnx.GraphProto, inputs: list[onnx.ValueInfoProto],
-           consts: dict[str, _Tensor], get: Callable[[str], _Tensor]) -> ModelProfile:
+def _symbolic_shapes(model: onnx.ModelProto) -> dict[str, _Tensor]:
+    """Shapes from ONNX Runtime's symbolic inference, which evaluates index arithmetic ONNX's own leaves
+    unknown (a flatten written as Shape -> Range -> Mul -> Reshape); empty when it fails."""
+    try:
+        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+        return _tensor_shapes(SymbolicShapeInference.infer_shapes(model, auto_merge=True))
+    except Exception:  # a diagnostic aid: what stays unknown is reported by onnx_profile
+        return {}
+
+
+def _build(graph: onnx.GraphProto, inputs: list[onnx.ValueInfoProto], consts: dict[str, _Tensor],
+           get: Callable[[str], _Tensor], sized: Callable[[str], _Tensor]) -> ModelProfile:
     producer = {v.name: v.name for v in inputs}
     steps = [Step(v.name, get(v.name).nbytes) for v in inputs]
     layers: list[LayerCost] = []
@@ -173,13 +197,13 @@ def _build(graph: onnx.GraphProto, inputs: list[onnx.ValueInfoProto],
         acts = [i for i in node.input if i and i not in consts]
         weights = [i for i in node.input if i in consts and consts[i].weight and i not in seen]
         seen.update(weights)
-        outs = [get(o) for o in node.output if o]
+        outs = [sized(o) for o in node.output if o]
         alias = node.op_type in _VIEWS
         layers.append(LayerCost(
             name, node.op_type, outs[0].shape if len(outs) == 1 else tuple(o.shape for o in outs),
             sum(consts[w].numel for w in weights), _macs(node, get),
             sum(o.nbytes for o in outs), alias=alias,
-            input_bytes=sum(get(i).nbytes for i in acts)))
+            input_bytes=sum(sized(i).nbytes for i in acts)))
         reads = tuple(dict.fromkeys(producer[i] for i in acts if i in producer))
         steps.append(Step(name, 0 if alias else layers[-1].activation_bytes, reads,
                           reads[:1] if alias else ()))
