@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 import os
 import tempfile
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from edgeopt.artifact import Artifact
 from edgeopt.errors import EdgeoptError
 from edgeopt.quantize.result import QuantizationResult
 from edgeopt.utils.modes import preserve_modes
+from edgeopt.utils.quiet import no_warnings
 
 CALIBRATION_BATCH = 64
 MIN_CALIBRATION_SAMPLES = 1
@@ -140,7 +140,7 @@ def _quantize(
 
     float_model, folded_by = fold_batchnorm(model, example)
     graph = capture_for_quantization(float_model, example)
-    with _quiet():
+    with no_warnings():
         prepared = prepare_pt2e(graph, xnnpack_quantizer(per_channel=per_channel))
         calibrate(prepared, batches)
         converted = convert_pt2e(prepared)
@@ -230,7 +230,7 @@ def write_int8_program(
 
     example = standard_layout(example)
     try:
-        with _quiet():
+        with no_warnings():
             program = torch.export.export(quantized, (example,))
     except Exception as exc:
         raise executorch_error(quantized, exc) from exc
@@ -421,12 +421,3 @@ def _images_of(data: Any) -> Tensor:
     if not items:
         return torch.empty(0)
     return torch.stack([item[0] if isinstance(item, (list, tuple)) else item for item in items])
-
-
-class _quiet(warnings.catch_warnings):
-    """Silence the quantization stack's deprecation chatter (torchao, torch.export)."""
-
-    def __enter__(self) -> Any:
-        result = super().__enter__()
-        warnings.simplefilter("ignore")
-        return result

@@ -25,9 +25,10 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from edgeopt.artifact import Artifact
-from edgeopt.quantize.pt2e import _quiet, artifact_accuracy, calibration_batches, float_accuracy
+from edgeopt.quantize.pt2e import artifact_accuracy, calibration_batches, float_accuracy
 from edgeopt.quantize.result import QuantizationResult
 from edgeopt.utils import atomic_path
+from edgeopt.utils.quiet import no_warnings
 
 
 def executorch_peer_ptq(
@@ -61,7 +62,7 @@ def executorch_peer_ptq(
     batches = calibration_batches(calibration_data)
     sample = example_input if example_input is not None else batches[0][:1]
     float_model = copy.deepcopy(model).eval()
-    with _quiet():
+    with no_warnings():
         quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
         graph = torch.export.export(float_model, (sample,)).module()
         prepared = prepare_pt2e(graph, quantizer)

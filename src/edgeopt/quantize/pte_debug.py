@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from edgeopt.utils.quiet import no_warnings
+
 
 def _quantizers(graph: torch.fx.GraphModule) -> list[torch.fx.Node]:
     return [node for node in graph.graph.nodes
@@ -65,13 +67,12 @@ def debug_module(quantized: torch.fx.GraphModule) -> tuple[torch.fx.GraphModule,
 def first_diverging_layer(quantized: torch.fx.GraphModule, inputs: Tensor, example: Tensor) -> str | None:
     """The first layer whose int8 codes in the program differ from the simulation's by more than one step."""
     from edgeopt.export.executorch_export import lower_to_executorch, standard_layout
-    from edgeopt.quantize.pt2e import _quiet
 
     debug, names = debug_module(quantized)
     if not names:
         return None
     try:
-        with _quiet():
+        with no_warnings():
             program = torch.export.export(debug, (standard_layout(example),))
         lowered = lower_to_executorch(program, debug)
     except Exception:  # a diagnostic: when it cannot be built, no layer is named

@@ -44,7 +44,6 @@ from edgeopt.artifact import Artifact
 from edgeopt.errors import EdgeoptError, suggest
 from edgeopt.quantize.pt2e import (
     _check_model,
-    _quiet,
     artifact_accuracy,
     calibrate,
     calibration_batches,
@@ -55,6 +54,7 @@ from edgeopt.quantize.pt2e import (
 )
 from edgeopt.quantize.result import QuantizationResult
 from edgeopt.train import TrainConfig, fit
+from edgeopt.utils.quiet import no_warnings
 
 QAT_BACKENDS = ("executorch", "onnxruntime")
 WEIGHT_BITS = {"executorch": 8, "onnxruntime": 7}
@@ -97,7 +97,7 @@ def sync_graph_mode(graph: torch.fx.GraphModule, training: bool) -> None:
     from torchao.quantization.pt2e import move_exported_model_to_eval, move_exported_model_to_train
 
     # The rewrite traces small patterns, which inference mode (evaluate()) would forbid.
-    with torch.inference_mode(False), _quiet():
+    with torch.inference_mode(False), no_warnings():
         (move_exported_model_to_train if training else move_exported_model_to_eval)(graph)
 
 
@@ -178,7 +178,7 @@ def prepare_qat(
 
     copied = copy.deepcopy(model).train()
     graph = capture_for_quantization(copied, example_input)
-    with _quiet():
+    with no_warnings():
         prepared: torch.fx.GraphModule = prepare_qat_pt2e(
             graph, xnnpack_quantizer(per_channel, qat=True, weight_bits=weight_bits)
         )
@@ -191,7 +191,7 @@ def convert_qat(prepared: torch.fx.GraphModule) -> torch.fx.GraphModule:
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
 
     sync_graph_mode(prepared, training=False)
-    with _quiet():
+    with no_warnings():
         converted = convert_pt2e(prepared)
     with_modes: torch.fx.GraphModule = allow_exported_model_train_eval(converted)
     return with_modes

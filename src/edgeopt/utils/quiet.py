@@ -24,3 +24,17 @@ def quiet_third_party() -> None:
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"(torch|torchao|executorch|copyreg)(\.|$)")
+
+
+class no_warnings(warnings.catch_warnings):
+    """Silence every warning inside the block: the quantization stack's deprecation chatter
+    (torchao, torch.export) around calls whose outcome edgeopt checks itself.
+
+    Example:
+        >>> with no_warnings():
+        ...     warnings.warn("not shown")
+    """
+
+    def __enter__(self) -> None:
+        super().__enter__()
+        warnings.simplefilter("ignore")
