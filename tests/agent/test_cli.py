@@ -63,3 +63,18 @@ def test_serve_refuses_a_token_file_others_can_read(tmp_path):
     loose.chmod(0o644)
     done = _cli("serve", "--token-file", str(loose), "--port", "0")
     assert done.returncode == 2 and "readable by other users" in done.stderr and "x" * 64 not in done.stderr
+
+
+def test_edgeopt_bench_device_measures_on_the_agent(agent, token_file, cnn_onnx, monkeypatch, capsys):
+    import json
+
+    from edgeopt.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["edgeopt", "bench", str(cnn_onnx), "--device", agent.url, "--token-file",
+                                      str(token_file), "--data", "digits", "--runs", "4", "--warmup", "1",
+                                      "--threads", "1", "--no-memory", "--json"])
+    main()
+    out, err = capsys.readouterr()
+    (record,) = json.loads(out)
+    assert record["measured_on"] == agent.url and record["accuracy"] is not None
+    assert f"{agent.url}: measuring on" in err

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
+from edgeopt.cli.agent_cmd import DEVICE_OPTION, TLS_PIN_OPTION, TOKEN_FILE_OPTION
 from edgeopt.cli.common import (
     FORCE_OPTION,
     INPUT_SIZE_OPTION,
@@ -96,6 +97,16 @@ def bench(
     batch_size: int = typer.Option(1, "--batch-size", "-b", help="Batch size of the timed input."),
     input_size: str = typer.Option(None, "--input-size", "-i", help="C,H,W for artifacts that record no input shape."),
     memory: bool = typer.Option(True, "--memory/--no-memory", help="Measure peak memory (fresh processes)."),
+    device: str | None = DEVICE_OPTION,
+    token_file: Path | None = TOKEN_FILE_OPTION,
+    tls_pin: str | None = TLS_PIN_OPTION,
+    per_layer: bool = typer.Option(False, "--per-layer", help="Where the time goes: each layer's time from the "
+                                   "runtime's own tracer, beside MACs, bytes and a roofline estimate (.onnx, .pte)."),
+    model: str | None = typer.Option(None, "--model", help="With --per-layer: the model the files were made from, so "
+                              "kernels map onto its layer names and exact costs (default: the file's own graph)."),
+    model_arg: list[str] = MODEL_ARG_OPTION,
+    weights: Path = WEIGHTS_OPTION,
+    top: int = typer.Option(25, "--top", min=1, help="With --per-layer: layers shown per file (all in --json)."),
     trust_code: bool = TRUST_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table."),
 ) -> None:
@@ -103,20 +114,55 @@ def bench(
 
     Several artifacts are timed interleaved in rounds, each block bracketed by speed probes and
     redone if the machine was in a slow phase; the spread column is the min–max of round medians.
+    With --device agent://HOST:PORT the same measurement runs on the device an edgeopt agent
+    serves (docs/agent.md). With --per-layer each file is measured layer by layer instead; given an
+    fp32 and an int8 file of one model, it also shows which layers int8 made slower.
     """
     from edgeopt.artifact import Artifact
     from edgeopt.runtime.transform import Bench
 
+    _check_bench_options(device, token_file, tls_pin, per_layer, model, data)
     config = make_config(Bench, threads=threads, runs=runs, warmup=warmup, batch_size=batch_size, memory=memory)
     files = [Artifact.from_file(path) for path in artifacts]
     shape = parse_input_size(input_size) if input_size is not None else None
+    if per_layer:
+        from edgeopt.cli.per_layer import per_layer_report
+
+        per_layer_report(files, threads=threads, runs=runs, warmup=warmup, model=model, model_arg=model_arg,
+                         weights=weights, trust_code=trust_code, input_shape=shape, top=top, as_json=as_json)
+        return
     splits = load_data(data)
-    _check_batch_memory(files, shape, splits, batch_size)
-    measured = config.measure(files, splits, input_shape=shape, trust_code=trust_code)
+    if device is not None:
+        from edgeopt.cli.agent_cmd import measure_on_device
+
+        measured = measure_on_device(files, device, token_file, tls_pin, splits, threads=threads, runs=runs,
+                                     warmup=warmup, batch_size=batch_size, input_shape=shape, memory=memory)
+    else:
+        _check_batch_memory(files, shape, splits, batch_size)
+        measured = config.measure(files, splits, input_shape=shape, trust_code=trust_code)
     if as_json:
         print_json([art.measurements[-1].to_dict() for art in measured])
     else:
         console.print(_table(measured, data))
+
+
+def _check_bench_options(device: str | None, token_file: Path | None, tls_pin: str | None, per_layer: bool,
+                         model: str | None, data: str | None) -> None:
+    """Refuse combinations of options that cannot mean anything, before any file is opened."""
+    if device is None and (token_file is not None or tls_pin is not None):
+        raise EdgeoptError("--token-file and --tls-pin go with --device agent://HOST:PORT",
+                           hint="add --device, or drop them to measure on this machine")
+    if device is not None and not device.startswith("agent://"):
+        raise EdgeoptError(f"--device takes an agent address agent://HOST:PORT, got {device!r}",
+                           hint="start one on the device with `edgeopt agent serve` (docs/agent.md); for a "
+                           "catalog device's estimates use `edgeopt fit` or `edgeopt devices`")
+    if per_layer and device is not None:
+        raise EdgeoptError("--per-layer measures on this machine; an agent measures whole models only",
+                           hint="drop --device, or drop --per-layer")
+    if per_layer and data is not None:
+        raise EdgeoptError("--per-layer times layers and measures no accuracy", hint="drop --data")
+    if model is not None and not per_layer:
+        raise EdgeoptError("--model names the files' model for --per-layer", hint="add --per-layer, or drop --model")
 
 
 def _check_batch_memory(files: list[Artifact], shape: tuple[int, ...] | None, splits: DatasetSplits | None,

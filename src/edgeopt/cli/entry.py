@@ -11,11 +11,14 @@ import typer
 from rich.markup import escape
 
 from edgeopt.cli import (
+    agent_cmd,
     bench_cmd,
     demo_cmd,
     devices_cmd,
+    diff_cmd,
     distill_cmd,
     fuse_cmd,
+    latency_cmd,
     models_cmd,
     profile_cmd,
     prune_cmd,
@@ -59,6 +62,9 @@ app.command("distill")(distill_cmd.distill)
 app.command("fuse")(fuse_cmd.fuse)
 app.command("quantize")(quantize_cmd.quantize)
 app.command("prune")(prune_cmd.prune)
+app.command("diff")(diff_cmd.diff)
+app.add_typer(agent_cmd.agent_app, name="agent")
+app.add_typer(latency_cmd.latency_app, name="latency")
 
 
 def main() -> None:
