@@ -114,6 +114,10 @@ class Inputs:
         name: Stem of those files (``<name>.onnx``).
         resolve: Loads a model another option names (``teacher: teacher`` or a file).
         artifacts: Files to measure (bench).
+        measure_elsewhere: Measures ``artifacts`` on another machine instead of here (a recipe
+            whose target is an edgeopt agent sets it): called as ``f(artifacts, data=…, threads=…,
+            runs=…, warmup=…, rounds=…, batch_size=…, memory=…)``, it returns them, each with one
+            more measurement. None: measure here.
     """
 
     example: Tensor
@@ -122,6 +126,7 @@ class Inputs:
     name: str = "model"
     resolve: Callable[[str], nn.Module] | None = None
     artifacts: Sequence[Artifact] = ()
+    measure_elsewhere: Callable[..., Sequence[Artifact]] | None = None
 
     def need_data(self, what: str) -> DatasetSplits:
         """The data, or an error saying that ``what`` needs it."""

@@ -29,6 +29,26 @@ from edgeopt.utils.validation import describe_error, field_loc, first_error
 BASELINE = "baseline"
 
 
+AGENT_SCHEME = "agent://"
+
+
+class AgentTarget(BaseModel):
+    """How to reach the agent a recipe's ``target: agent://HOST:PORT`` names (docs/agent.md).
+
+    .. code-block:: yaml
+
+        target: agent://raspberrypi.local:8765   # bench steps measure on that device
+        agent:
+          token_file: agent.token                # relative to the recipe's folder
+          tls_pin: 3F:0A:...                     # optional: HTTPS, this certificate only
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    token_file: str
+    tls_pin: str | None = None
+
+
 class Recipe(BaseModel):
     """A validated recipe: the model, the data, the target and the ordered :class:`RecipeStep` s."""
 
@@ -41,6 +61,7 @@ class Recipe(BaseModel):
     train: TrainConfig | None = None
     data: DataSource
     target: str | None = None
+    agent: AgentTarget | None = None
     steps: list[RecipeStep] = []
 
     @field_validator("steps", mode="before")
@@ -49,6 +70,22 @@ class Recipe(BaseModel):
         if not isinstance(value, list):
             return value
         return [parse_step(item, i + 1) if isinstance(item, Mapping) else item for i, item in enumerate(value)]
+
+    @model_validator(mode="after")
+    def _agent_target(self) -> Recipe:
+        on_agent = self.target is not None and self.target.startswith(AGENT_SCHEME)
+        if on_agent:
+            from edgeopt.agent.protocol import parse_agent_url
+
+            try:
+                parse_agent_url(str(self.target))
+            except EdgeoptError as exc:
+                raise ValueError(f"target: {exc}") from None
+            if self.agent is None:
+                raise ValueError("target names an agent: add 'agent: {token_file: FILE}' (the agent's token)")
+        elif self.agent is not None:
+            raise ValueError("'agent' goes with a target agent://HOST:PORT; drop it or name the agent as target")
+        return self
 
     @model_validator(mode="after")
     def _names_and_references(self) -> Recipe:
@@ -68,8 +105,15 @@ class Recipe(BaseModel):
         """A copy whose relative paths are absolute against ``base_dir`` (the recipe's folder)."""
         steps = [step.model_copy(update={"model": step.model.resolved(base_dir)}) if step.model else step
                  for step in self.steps]
+        agent = self.agent.model_copy(update={"token_file": str(base_dir / self.agent.token_file)}) \
+            if self.agent is not None else None  # an absolute token_file stays as it is (base / abs == abs)
         return self.model_copy(update={"model": self.model.resolved(base_dir), "data": self.data.resolved(base_dir),
-                                       "steps": steps})
+                                       "steps": steps, "agent": agent})
+
+    @property
+    def on_agent(self) -> bool:
+        """Whether the bench steps measure on an edgeopt agent (``target: agent://HOST:PORT``)."""
+        return self.agent is not None
 
     def header(self) -> dict[str, Any]:
         """What the baseline depends on (model, training, data): a change here changes every step."""

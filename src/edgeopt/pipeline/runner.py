@@ -193,7 +193,19 @@ class _Run:
 
     def _inputs(self, step_dir: Path, name: str) -> Inputs:
         return Inputs(example=self.example_input, data=self.data, out_dir=step_dir, name=name,
-                      resolve=self._resolve)
+                      resolve=self._resolve, measure_elsewhere=self._agent_measure())
+
+    def _agent_measure(self) -> Any:
+        """measure_remote bound to the recipe's agent (None: measure here)."""
+        agent = self.recipe.agent
+        if agent is None:
+            return None
+        from functools import partial
+
+        from edgeopt.agent.client import measure_remote
+
+        return partial(measure_remote, url=str(self.recipe.target), token_file=agent.token_file,
+                       tls_pin=agent.tls_pin)
 
     def _record(self, index: int, step_type: str, config: dict[str, Any], step_dir: Path, out: Outcome,
                 started: float, *, makes_candidate: bool, digest: str | None = None) -> None:
@@ -259,7 +271,7 @@ class _Run:
     # --- results ----------------------------------------------------------------------------
 
     def _device(self) -> Any:
-        if self.recipe.target is None:
+        if self.recipe.target is None or self.recipe.on_agent:  # an agent measures; no catalog estimate
             return None
         from edgeopt.devices import get_device
 

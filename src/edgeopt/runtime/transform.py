@@ -42,6 +42,11 @@ class Bench(Transform):
     measures: ClassVar[bool] = True
 
     def apply(self, model: nn.Module, inputs: Inputs) -> Result:
+        if inputs.measure_elsewhere is not None:  # the recipe's target is an agent: the same protocol there
+            measured = inputs.measure_elsewhere(
+                list(inputs.artifacts), data=inputs.data, threads=self.threads, runs=self.runs,
+                warmup=self.warmup, rounds=self.rounds, batch_size=self.batch_size, memory=self.memory)
+            return Result(artifacts=tuple(measured))
         return Result(artifacts=self.measure(inputs.artifacts, inputs.data))
 
     def measure(self, artifacts: Sequence[Artifact], data: DatasetSplits | None,
