@@ -264,6 +264,13 @@ def test_empty_data_and_bad_config_are_rejected():
         TrainConfig(lr_typo=1.0)
     with pytest.raises(ValidationError, match="warmup_epochs"):
         TrainConfig(epochs=2, warmup_epochs=3)
+    with pytest.raises(ValidationError, match="epochs"):
+        TrainConfig(epochs=int(1e11))  # a typo, not a run
+
+
+def test_a_shift_that_moves_images_out_of_frame_is_refused(data):
+    with pytest.raises(EdgeoptError, match="augment_shift 2 can move a 2x2 image entirely out of its frame"):
+        fit(tiny(), data[0], None, TrainConfig(epochs=1, augment_shift=2, progress=False))
 
 
 def test_seed_everything_seeds_all_generators():

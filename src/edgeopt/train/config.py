@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = ["TrainConfig"]
 
 
+MAX_EPOCHS = 100_000
+
+
 class TrainConfig(BaseModel):
     """How :func:`fit` trains. Validated; unknown fields are an error (typos in recipes).
 
@@ -23,7 +26,8 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    epochs: int = Field(default=10, ge=1)
+    # A bound a typo (1e11) trips and no real run reaches: 100,000 epochs of one image take days.
+    epochs: int = Field(default=10, ge=1, le=MAX_EPOCHS)
     batch_size: int = Field(default=64, ge=1)
     optimizer: Literal["sgd", "adamw"] = "adamw"
     lr: float = Field(default=3e-3, gt=0)

@@ -99,6 +99,7 @@ def fit(
     """
     cfg = config or TrainConfig()
     _require_nonempty(train_data, "training")
+    _check_shift(cfg.augment_shift, train_data)
     generator = seed_everything(cfg.seed)
     # num_workers=0 and a seeded generator: the shuffle order depends on the seed only.
     loader = DataLoader(train_data, batch_size=cfg.batch_size, shuffle=True, generator=generator)
@@ -259,6 +260,18 @@ def _lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
         return 1.0
     progress = (step - warmup) / max(1, total - warmup)
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _check_shift(max_shift: int, data: Dataset[Any]) -> None:
+    """Refuse a shift that can move an image entirely out of its frame (it would train on blanks)."""
+    if max_shift <= 0:
+        return
+    sample = data[0]
+    image = sample[0] if isinstance(sample, (tuple, list)) else sample
+    if isinstance(image, Tensor) and image.ndim >= 2 and max_shift >= min(image.shape[-2:]):
+        raise EdgeoptError(f"augment_shift {max_shift} can move a {image.shape[-2]}x{image.shape[-1]} image "
+                           "entirely out of its frame",
+                           hint=f"use a shift below {min(image.shape[-2:])} (1-4 pixels is usual)")
 
 
 def _make_augment(max_shift: int, seed: int) -> Callable[[Tensor], Tensor] | None:
