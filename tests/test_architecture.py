@@ -136,3 +136,9 @@ def _graph_cache() -> dict[str, set[str]]:
     if not _CACHE:
         _CACHE.update(_graph())
     return _CACHE
+
+
+def test_test_module_names_are_unique():
+    """pytest imports test files by basename (no __init__.py): two of one name stop the whole suite."""
+    names = [p.name for p in Path(__file__).parent.rglob("test_*.py")]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []
