@@ -48,6 +48,15 @@ def test_an_interrupted_build_resumes_where_it_stopped(tiny_space, fast, tmp_pat
     assert not path.with_suffix(".probes").exists()  # the probe files go once the table is complete
 
 
+def test_a_table_built_in_two_calls_lists_the_blocks_of_both(tiny_space, fast, tmp_path):
+    two_widths = tiny_space.model_copy(update={"name": "tiny2", "widths": (0.5, 1.0)})
+    options = {"runtime": "onnxruntime", "threads": 1, "precision": "fp32", "path": tmp_path / "t.json", **fast}
+    build_table(two_widths, widths=[0.5], **options)
+    table = build_table(two_widths, widths=[1.0], **options)  # resumed into the same file
+    assert sorted(table.probes) == ["r16-w0.5", "r16-w1"]
+    assert {label.split()[1] for label in table.blocks} == {"w0.5", "w1"}
+
+
 def test_a_table_of_other_conditions_is_not_resumed(tiny_space, fast, tiny_table_path):
     table = LatencyTable.load(tiny_table_path)
     with pytest.raises(EdgeoptError, match="measured under other conditions"):

@@ -155,7 +155,7 @@ def build_table(
             table.save(target)
     table.recompute_entries()
     table.entries.update(derived_entries(table, chosen))
-    table.blocks = block_view(chosen, res, wid)
+    table.blocks = block_view(chosen, sorted((p.resolution, p.width) for p in table.probes.values()))
     table.fallback = fit_fallback(table)
     table.complete = True
     if calibrate > 0:
@@ -259,21 +259,21 @@ def _dw_key(kernel: int, stride: int, channels: int, out: int, act: str) -> str:
     return conv_key(kernel, stride, "dw", channels, channels, (out, out)) + "|" + act
 
 
-def block_view(space: SearchSpace, resolutions: Sequence[int], widths: Sequence[float]) -> dict[str, list[str]]:
-    """Every block configuration of the space at these sizes → the unit keys it is made of."""
+def block_view(space: SearchSpace, sizes: Sequence[tuple[int, float]]) -> dict[str, list[str]]:
+    """Every block configuration of the space at these (resolution, width) pairs → the unit keys
+    it is made of."""
     view: dict[str, list[str]] = {}
-    for resolution in resolutions:
-        for width in widths:
-            for position in positions(space, width, resolution):
-                for k in space.stage_kernels(position.stage):
-                    for e in space.stage_expansions(position.stage):
-                        for se in space.se:
-                            for act in space.acts:
-                                units = block_units("b", position.cin, position.cout, position.stride, position.size,
-                                                    k, e, se, act)
-                                label = (f"r{resolution} w{width:g} {position.name} k{k} e{e}"
-                                         f"{' se' if se else ''} {act}")
-                                view[label] = [u.key for u in units]
+    for resolution, width in sizes:
+        for position in positions(space, width, resolution):
+            for k in space.stage_kernels(position.stage):
+                for e in space.stage_expansions(position.stage):
+                    for se in space.se:
+                        for act in space.acts:
+                            units = block_units("b", position.cin, position.cout, position.stride,
+                                                position.size, k, e, se, act)
+                            label = (f"r{resolution} w{width:g} {position.name} k{k} e{e}"
+                                     f"{' se' if se else ''} {act}")
+                            view[label] = [u.key for u in units]
     return view
 
 

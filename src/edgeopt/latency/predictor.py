@@ -134,7 +134,7 @@ class Predictor:
         return _model_units(source, tuple(input_size)), []
 
     def predict(self, source: Arch | Any, input_size: Sequence[int] | None = None) -> Prediction:
-        """The estimate for an architecture (microseconds) or a model (a profile: a fraction of a second)."""
+        """The estimate for an architecture (under a millisecond) or a model (a profile: a fraction of a second)."""
         units, notes = self.units(source, input_size)
         table_ms = fallback_ms = 0.0
         missing: list[str] = []
