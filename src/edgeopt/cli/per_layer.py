@@ -54,7 +54,7 @@ def per_layer_report(
         as_json: Print JSON instead of tables.
     """
     from edgeopt.errors import EdgeoptError
-    from edgeopt.latency.breakdown import layer_breakdown
+    from edgeopt.latency.breakdown import file_input_shape, layer_breakdown
 
     bad = [str(a.path) for a in files if a.format not in ("onnx", "executorch")]
     if bad:
@@ -65,14 +65,13 @@ def per_layer_report(
         from edgeopt.cli.common import open_source
 
         # The model is built for the files' input (a digits model takes 1x8x8, not the 3x224x224 default).
-        input_shape = input_shape or _declared_shape(files[0])
+        input_shape = input_shape or file_input_shape(files[0])
         size = ",".join(map(str, input_shape)) if input_shape else None
         opened = open_source(model, model_arg=model_arg, weights=weights, trust_code=trust_code, input_size=size)
         torch_model = opened.model
     per_round = max(1, -(-runs // rounds))
-    profiles = [layer_breakdown(art, torch_model, input_size=input_shape or _declared_shape(art), threads=threads,
-                                device=device, rounds=rounds, runs_per_round=per_round, warmup=warmup)
-                for art in files]
+    profiles = [layer_breakdown(art, torch_model, input_size=input_shape, threads=threads, device=device,
+                                rounds=rounds, runs_per_round=per_round, warmup=warmup) for art in files]
     if as_json:
         print_json([p.to_dict() for p in profiles])
         return profiles
@@ -88,20 +87,6 @@ def per_layer_report(
             if comparison is not None:
                 console.print(comparison)
     return profiles
-
-
-def _declared_shape(art: Artifact) -> tuple[int, ...] | None:
-    """The input shape the file records or declares (None when its dimensions are not all fixed)."""
-    if art.input_shape:
-        return tuple(art.input_shape)
-    from edgeopt.runtime.benchmark import open_runner
-
-    runner = open_runner(art, 1)
-    try:
-        shape = runner.example_shape(1)
-    finally:
-        getattr(runner, "close", lambda: None)()
-    return tuple(shape) if shape and all(isinstance(d, int) and d > 0 for d in shape) else None
 
 
 def layer_table(profile: LayerProfile, top: int = DEFAULT_TOP) -> Table:

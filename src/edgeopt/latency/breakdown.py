@@ -78,7 +78,7 @@ def _cost_profile(art: Artifact, model: nn.Module | None, input_size: Sequence[i
         from edgeopt.analysis import profile
 
         if shape is None:
-            shape = _file_shape(art)
+            shape = file_input_shape(art)
         if shape is None:
             raise EdgeoptError(f"cannot tell the input size of {str(art.path)!r}", hint="pass --input-size C,H,W")
         return profile(model, (1, *shape[1:]))
@@ -89,15 +89,18 @@ def _cost_profile(art: Artifact, model: nn.Module | None, input_size: Sequence[i
     return None
 
 
-def _file_shape(art: Artifact) -> tuple[int, ...] | None:
+def file_input_shape(art: Artifact) -> tuple[int, ...] | None:
+    """The input shape the file records or declares (None when its dimensions are not all fixed)."""
+    if art.input_shape:
+        return tuple(art.input_shape)
     from edgeopt.runtime.benchmark import open_runner
 
     runner = open_runner(art, 1)
-    shape = runner.example_shape(1)
-    close = getattr(runner, "close", None)
-    if close is not None:
-        close()
-    return tuple(shape) if shape else None
+    try:
+        shape = runner.example_shape(1)
+    finally:
+        getattr(runner, "close", lambda: None)()
+    return tuple(shape) if shape and all(isinstance(d, int) and d > 0 for d in shape) else None
 
 
 def _device(device: str | Device | None) -> Device:
