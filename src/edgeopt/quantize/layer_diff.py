@@ -55,6 +55,7 @@ from torch import Tensor, nn
 
 from edgeopt.artifact import Artifact, infer_format
 from edgeopt.errors import EdgeoptError
+from edgeopt.quantize.diff_rows import INF_DB, diff_row_rank
 from edgeopt.quantize.onnx_graph import WEIGHTED_OPS, GraphIndex, Quantizer, sqnr_db, with_outputs
 
 DIFF_SAMPLES = 256  # inputs compared (the first ones of the data)
@@ -96,7 +97,7 @@ class LayerDiff:
 
         The model's input and output rows come after every layer.
         """
-        return sorted(self.rows, key=_row_key)
+        return sorted(self.rows, key=diff_row_rank)
 
     def layer_ranking(self) -> list[str]:
         """Weighted layers (Conv/Gemm/MatMul), the worst first: the order to keep them in float."""
@@ -134,9 +135,6 @@ class LayerDiff:
         return cls(**{k: data[k] for k in keys}, metadata=dict(data.get("metadata") or {}))
 
 
-INF_DB = 999.0  # how an exact match (infinite SQNR) is stored in JSON
-
-
 def _json(value: Any) -> Any:
     if isinstance(value, float) and math.isinf(value):
         return INF_DB if value > 0 else -INF_DB
@@ -149,15 +147,6 @@ def _db(value: float | None) -> str:
     if value is None:
         return "-"
     return "exact" if value >= INF_DB or (math.isinf(value) and value > 0) else f"{value:.1f}"
-
-
-BORDER_ROWS = ("Input", "Output")  # the model's own input and output: not layers, ranked after them
-
-
-def _row_key(row: dict[str, Any]) -> tuple[bool, float, int]:
-    # The output row carries every layer's error; ranked among layers it would hide the culprit.
-    value = row["sqnr_db"] if row["sqnr_db"] is not None else row["accumulated_sqnr_db"]
-    return (row["op_type"] in BORDER_ROWS, math.inf if value is None else float(value), int(row["index"]))
 
 
 def diff(

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgeopt.quantize.diff_rows import INF_DB, diff_row_rank
 from edgeopt.report.markup import Markup, join, table, tag
 from edgeopt.report.schema import CandidateResult, RunResults
-
-INF_DB = 999.0  # how the diff stores an exact match (see edgeopt.quantize.layer_diff)
 
 
 def quantization_details(cand: CandidateResult) -> dict[str, Any] | None:
@@ -44,7 +43,7 @@ def _block(cand: CandidateResult, record: dict[str, Any]) -> Markup:
     if not isinstance(diff, dict) or not diff.get("rows"):
         facts.append(tag("p", "No per-layer diff was recorded for this candidate.", class_="muted"))
         return tag("div", title, *facts, class_="artifact")
-    rows = sorted(diff["rows"], key=_row_key)
+    rows = sorted(diff["rows"], key=diff_row_rank)
     header = ["#", "layer", "op", "SQNR alone (dB)", "SQNR accumulated (dB)", "max error", "saturated", ""]
     body = [[r.get("index", ""), r.get("layer", "?"), r.get("op_type", ""), _db(r.get("sqnr_db")),
              _db(r.get("accumulated_sqnr_db")), _num(r.get("max_abs_error")), _pct(r.get("saturated")),
@@ -79,13 +78,6 @@ def _facts(record: dict[str, Any]) -> Markup:
     return tag("p", "; ".join(parts) + ("." if parts else ""), class_="muted") if parts else Markup("")
 
 
-def _row_key(row: dict[str, Any]) -> tuple[bool, float, int]:
-    # As LayerDiff.ranking: the model's input and output rows (not layers) after every layer.
-    value = row.get("sqnr_db")
-    if value is None:
-        value = row.get("accumulated_sqnr_db")
-    return (row.get("op_type") in ("Input", "Output"), float("inf") if value is None else float(value),
-            int(row.get("index") or 0))
 
 
 def _db(value: Any) -> str:
