@@ -226,14 +226,10 @@ def write_int8_program(
         EdgeoptError: an operator ExecuTorch cannot lower, or a program off its simulation by more
             than its quantization steps allow (the message names the first diverging layer).
     """
-    from edgeopt.export.executorch_export import executorch_error, lower_to_executorch, standard_layout, write_program
+    from edgeopt.export.executorch_export import capture, lower_to_executorch, write_program
 
-    example = standard_layout(example)
-    try:
-        with no_warnings():
-            program = torch.export.export(quantized, (example,))
-    except Exception as exc:
-        raise executorch_error(quantized, exc) from exc
+    with no_warnings():
+        program = capture(quantized, example)
     lowered = lower_to_executorch(program, quantized)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

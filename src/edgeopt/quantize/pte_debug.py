@@ -66,14 +66,14 @@ def debug_module(quantized: torch.fx.GraphModule) -> tuple[torch.fx.GraphModule,
 
 def first_diverging_layer(quantized: torch.fx.GraphModule, inputs: Tensor, example: Tensor) -> str | None:
     """The first layer whose int8 codes in the program differ from the simulation's by more than one step."""
-    from edgeopt.export.executorch_export import lower_to_executorch, standard_layout
+    from edgeopt.export.executorch_export import capture, lower_to_executorch
 
     debug, names = debug_module(quantized)
     if not names:
         return None
     try:
         with no_warnings():
-            program = torch.export.export(debug, (standard_layout(example),))
+            program = capture(debug, example)
         lowered = lower_to_executorch(program, debug)
     except Exception:  # a diagnostic: when it cannot be built, no layer is named
         return None
