@@ -13,8 +13,10 @@ lint: setup
 	.venv/bin/ruff check src tests benchmarks
 	.venv/bin/mypy
 
+# scripts/with_postgres.sh: a throwaway PostgreSQL for the Optuna storage tests around pytest
+# (started before, EDGEOPT_TEST_POSTGRES_URL exported, stopped after; pytest's exit code is kept).
 test: lint
-	.venv/bin/python -m pytest -q
+	bash scripts/with_postgres.sh .venv/bin/python -m pytest -q
 
 test-fast: lint
-	.venv/bin/python -m pytest -q -m "not slow"
+	bash scripts/with_postgres.sh .venv/bin/python -m pytest -q -m "not slow"
