@@ -25,13 +25,13 @@ from edgeopt.utils.lazy import lazy_exports
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
-    "BlockConfig": "edgeopt.latency.spaces",
-    "Arch": "edgeopt.latency.spaces",
-    "SearchSpace": "edgeopt.latency.spaces",
-    "StageSpec": "edgeopt.latency.spaces",
-    "get_space": "edgeopt.latency.spaces",
-    "BUILTIN_SPACES": "edgeopt.latency.spaces",
-    "build_model": "edgeopt.latency.blocks",
+    "BlockConfig": "edgeopt.models.spaces",
+    "Arch": "edgeopt.models.spaces",
+    "SearchSpace": "edgeopt.models.spaces",
+    "StageSpec": "edgeopt.models.spaces",
+    "get_space": "edgeopt.models.spaces",
+    "BUILTIN_SPACES": "edgeopt.models.spaces",
+    "build_model": "edgeopt.models.space_net",
     "Unit": "edgeopt.latency.units",
     "arch_units": "edgeopt.latency.units",
     "profile_units": "edgeopt.latency.units",
@@ -87,7 +87,6 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
-    from edgeopt.latency.blocks import build_model as build_model
     from edgeopt.latency.breakdown import breakdown_rows as breakdown_rows, layer_breakdown as layer_breakdown
     from edgeopt.latency.build import (
         BuildProgress as BuildProgress,
@@ -102,7 +101,10 @@ if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
         fit_correction as fit_correction,
         predict as predict,
     )
-    from edgeopt.latency.spaces import (
+    from edgeopt.latency.table import LatencyTable as LatencyTable, cache_path as cache_path
+    from edgeopt.latency.units import Unit as Unit, arch_units as arch_units, profile_units as profile_units
+    from edgeopt.models.space_net import build_model as build_model
+    from edgeopt.models.spaces import (
         BUILTIN_SPACES as BUILTIN_SPACES,
         Arch as Arch,
         BlockConfig as BlockConfig,
@@ -110,6 +112,4 @@ if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
         StageSpec as StageSpec,
         get_space as get_space,
     )
-    from edgeopt.latency.table import LatencyTable as LatencyTable, cache_path as cache_path
-    from edgeopt.latency.units import Unit as Unit, arch_units as arch_units, profile_units as profile_units
     from edgeopt.runtime.layer_profile import LayerProfile as LayerProfile, profile_layers as profile_layers

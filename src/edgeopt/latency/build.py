@@ -40,9 +40,9 @@ from edgeopt.latency.key import TableKey, check_precision, check_runtime, curren
 from edgeopt.latency.packing import ProbeNet, pool_pair, positions
 from edgeopt.latency.predictor import fit_correction, fit_fallback
 from edgeopt.latency.probes import calibration_batch, make_probe_file, measure_probe
-from edgeopt.latency.spaces import Arch, SearchSpace, get_space
 from edgeopt.latency.table import LatencyTable, ProbeRecord, cache_path
 from edgeopt.latency.units import block_units
+from edgeopt.models.spaces import Arch, SearchSpace, get_space
 
 
 @dataclass(frozen=True)
@@ -283,7 +283,7 @@ def block_view(space: SearchSpace, sizes: Sequence[tuple[int, float]]) -> dict[s
 
 def export_arch(arch: Arch, space: SearchSpace, runtime: str, precision: str, path: Path) -> Path:
     """Export an architecture with edgeopt's own flow (random weights): the file users would ship."""
-    from edgeopt.latency.blocks import build_model
+    from edgeopt.models.space_net import build_model
 
     model = build_model(arch, space).eval()
     shape = (1, space.in_chans, arch.resolution, arch.resolution)

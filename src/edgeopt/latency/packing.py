@@ -39,9 +39,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from edgeopt.latency.blocks import SqueezeExcite, activation
-from edgeopt.latency.spaces import SearchSpace
 from edgeopt.latency.units import _out_hw
+from edgeopt.models.space_net import SqueezeExcite, activation
+from edgeopt.models.spaces import SearchSpace
 
 ADAPTER = "adapters"
 SINK = "sink"

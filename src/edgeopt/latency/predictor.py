@@ -35,9 +35,9 @@ import numpy as np
 
 from edgeopt.errors import EdgeoptError
 from edgeopt.latency.key import TableKey, current_key
-from edgeopt.latency.spaces import Arch, SearchSpace
 from edgeopt.latency.table import LatencyTable, LinearFit
 from edgeopt.latency.units import Unit, arch_units
+from edgeopt.models.spaces import Arch, SearchSpace
 
 UNCORRECTED_BAND = 0.25
 FALLBACK_FEATURES = ["macs", "bytes", "one"]
@@ -117,8 +117,8 @@ class Predictor:
                 problems = self.space.problems(source)
                 notes = [f"outside the table's space: {'; '.join(problems[:4])}"] if problems else []
                 return arch_units(source, self.space), notes
-            from edgeopt.latency.blocks import build_model
-            from edgeopt.latency.spaces import get_space
+            from edgeopt.models.space_net import build_model
+            from edgeopt.models.spaces import get_space
 
             space = get_space(source.space) if source.space != self.space.name else self.space
             model = build_model(source, space)

@@ -31,7 +31,7 @@ import torch
 
 from edgeopt.errors import EdgeoptError
 from edgeopt.latency.packing import ProbeNet, is_probe_scaffolding
-from edgeopt.latency.spaces import SearchSpace
+from edgeopt.models.spaces import SearchSpace
 
 if TYPE_CHECKING:
     from edgeopt.runtime.layer_map import LayerRow

@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from edgeopt.latency.blocks import se_channels
-from edgeopt.latency.spaces import Arch, SearchSpace
+from edgeopt.models.space_net import se_channels
+from edgeopt.models.spaces import Arch, SearchSpace
 
 if TYPE_CHECKING:
     from torch import nn

@@ -46,6 +46,8 @@ _BUILTINS = (
      "MobileNetV1 with full 3×3 convs instead of separable ones"),
     ("mobilenet_v2", "edgeopt.models.mobilenet_v2", "MobileNetV2",
      "MobileNetV2 (Sandler et al. 2018): inverted residuals"),
+    ("space_net", "edgeopt.models.space_net", "space_net",
+     "A network of a search space (MobileNetV2/V3-style): what architecture search returns"),
     ("simple_cnn", "edgeopt.models.simple_cnn", "SimpleCNN", "A small plain CNN baseline (3 conv-BN-ReLU stages)"),
 )
 _builtins_registered = False

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from edgeopt.latency.spaces import Arch, BlockConfig, SearchSpace, get_space
 from edgeopt.models.blocks import init_weights, make_divisible
+from edgeopt.models.spaces import Arch, BlockConfig, SearchSpace, get_space
 
 
 def activation(name: str) -> nn.Module:
@@ -115,6 +115,37 @@ class SpaceNet(nn.Module):
         x = self.pool(self.head(self.blocks(self.stem(x)))).flatten(1)
         logits: Tensor = self.classifier(x)
         return logits
+
+
+def space_net(arch: str = "", space: str = "mobilenet_v2", num_classes: int | None = None,
+              in_chans: int | None = None) -> SpaceNet:
+    """A network of a search space, by the registry (``edgeopt train space_net -a space=mnist``).
+
+    What architecture search returns is this registry model, so checkpoints record it as an
+    ordinary root and every command takes it.
+
+    Args:
+        arch: The architecture as JSON (:meth:`Arch.to_json`); empty: the space's largest.
+        space: A built-in space's name, or a whole space as JSON (what search records, so a
+            checkpoint does not depend on a built-in space staying the same).
+        num_classes: Classifier outputs (default: the space's).
+        in_chans: Input channels (default: the space's).
+
+    Raises:
+        EdgeoptError: the space or the architecture does not parse, or lies outside the space.
+
+    Example:
+        >>> space_net(space="mnist", num_classes=10, in_chans=1).resolution
+        28
+    """
+    from edgeopt.models.spaces import parse_arch, parse_space
+
+    searched = parse_space(space)
+    overrides = {k: v for k, v in (("num_classes", num_classes), ("in_chans", in_chans)) if v is not None}
+    if overrides:
+        searched = searched.model_copy(update=overrides)
+    chosen = parse_arch(arch, searched) if arch else searched.largest()
+    return SpaceNet(chosen, searched)
 
 
 def build_model(arch: Arch, space: SearchSpace | None = None) -> SpaceNet:

@@ -10,7 +10,7 @@ linear classifier — and lists the choices:
   activation (ReLU or hardswish);
 * per stage: its depth (number of blocks).
 
-An :class:`Arch` is one choice of all of these; :func:`edgeopt.latency.blocks.build_model`
+An :class:`Arch` is one choice of all of these; :func:`edgeopt.models.space_net.build_model`
 builds it as an ordinary ``nn.Module``. Spaces are data, so a user writes their own as a
 JSON or YAML file (``edgeopt latency build --space myspace.yaml``) with the fields of
 :class:`SearchSpace`.
@@ -184,6 +184,27 @@ class SearchSpace(_Frozen):
                     resolution=resolution if resolution is not None else rng.choice(self.resolutions),
                     stages=tuple(stages))
 
+    def largest(self) -> Arch:
+        """The biggest architecture: widest, deepest, largest kernels and expansions, SE where allowed.
+
+        Example:
+            >>> get_space("mnist").largest().label()
+            'w1 r28 d[1,2,3,3,2]'
+        """
+        return self._extreme(max)
+
+    def smallest(self) -> Arch:
+        """The smallest architecture (the sandwich rule trains it and :meth:`largest` every step)."""
+        return self._extreme(min)
+
+    def _extreme(self, pick: Any) -> Arch:
+        stages = tuple(
+            tuple(BlockConfig(kernel=pick(self.stage_kernels(i)), expansion=pick(self.stage_expansions(i)),
+                              se=pick(self.se), act=self.acts[0])
+                  for _ in range(pick(stage.depths)))
+            for i, stage in enumerate(self.stages))
+        return Arch(space=self.name, width=pick(self.widths), resolution=pick(self.resolutions), stages=stages)
+
     def problems(self, arch: Arch) -> list[str]:
         """What in ``arch`` lies outside this space (empty: all of it is inside)."""
         found = []
@@ -253,7 +274,18 @@ def _mobilenet_v3() -> SearchSpace:
                        resolutions=(128, 160, 192, 224))
 
 
-BUILTIN_SPACES = {"mobilenet_v2": _mobilenet_v2, "mobilenet_v3": _mobilenet_v3}
+def _mnist() -> SearchSpace:
+    # A MobileNetV2/V3-style space for 28×28 one-channel digits: a total stride of 16 (28 → 2),
+    # stages of 16/24/40/80/96 channels and a 256-channel head (MobileNetV2's 1,280 would be most
+    # of the network's time at this size). Resolution is the data's: the digits are 28×28.
+    stages = [StageSpec(channels=16, depths=(1,), stride=1, expansions=(1,))]
+    for channels, depths, stride in ((24, (1, 2), 2), (40, (1, 2, 3), 2), (80, (1, 2, 3), 1), (96, (1, 2), 2)):
+        stages.append(StageSpec(channels=channels, depths=depths, stride=stride))
+    return SearchSpace(name="mnist", in_chans=1, num_classes=10, stages=tuple(stages), stem_channels=16,
+                       head_channels=256, widths=(0.25, 0.35, 0.5, 0.75, 1.0), resolutions=(28,))
+
+
+BUILTIN_SPACES = {"mobilenet_v2": _mobilenet_v2, "mobilenet_v3": _mobilenet_v3, "mnist": _mnist}
 
 
 def get_space(name_or_path: str | Path) -> SearchSpace:
@@ -282,10 +314,50 @@ def get_space(name_or_path: str | Path) -> SearchSpace:
     if not isinstance(data, dict):
         raise EdgeoptError(f"{text}: a search space is a mapping of fields (name, stages, widths, ...)",
                            hint="see docs/latency.md for an example")
+    return _validated_space(data, text)
+
+
+def _validated_space(data: Any, where_from: str) -> SearchSpace:
     try:
         return SearchSpace.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise EdgeoptError(f"{text}: field {where}: {first['msg'].lower()}",
+        raise EdgeoptError(f"{where_from}: field {where}: {first['msg'].lower()}",
                            hint="see docs/latency.md for the fields of a space") from None
+
+
+def parse_space(text: str) -> SearchSpace:
+    """A space from a built-in name, a file, or a whole space as JSON text (a checkpoint's root).
+
+    Raises:
+        EdgeoptError: none of these, or a space with an invalid field.
+    """
+    if text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise EdgeoptError(f"search space JSON does not parse: {exc.msg} at character {exc.pos}",
+                               hint="give a built-in space's name, a .yaml/.json file or a space as JSON") from None
+        return _validated_space(data, "search space")
+    return get_space(text)
+
+
+def parse_arch(text: str, space: SearchSpace) -> Arch:
+    """An architecture from its JSON text, checked against ``space``.
+
+    Raises:
+        EdgeoptError: the text does not parse, or the architecture lies outside the space (named).
+    """
+    try:
+        arch = Arch.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise EdgeoptError(f"architecture: field {where}: {first['msg'].lower()}",
+                           hint="an architecture is the JSON search writes (Arch.to_json)") from None
+    outside = space.problems(arch)
+    if outside:
+        raise EdgeoptError(f"architecture lies outside space {space.name!r}: {'; '.join(outside[:4])}",
+                           hint="sample architectures from the space they are built in")
+    return arch
