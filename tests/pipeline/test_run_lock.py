@@ -12,12 +12,12 @@ import pytest
 
 from edgeopt.errors import EdgeoptError
 from edgeopt.pipeline import run_recipe
-from edgeopt.pipeline.run_lock import LOCK_FILE, RunLock
+from edgeopt.utils.run_lock import LOCK_FILE, RunLock
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from edgeopt.pipeline.run_lock import RunLock
+from edgeopt.utils.run_lock import RunLock
 lock = RunLock(Path(sys.argv[1]))
 lock.acquire()
 print("locked", flush=True)

@@ -33,9 +33,9 @@ from edgeopt.errors import EdgeoptError, suggest
 from edgeopt.models.root import Trust
 from edgeopt.pipeline.hashing import config_diff, config_hash
 from edgeopt.pipeline.recipe import Recipe
-from edgeopt.pipeline.run_lock import LOCK_FILE, RunLock
 from edgeopt.pipeline.step import RecipeStep
 from edgeopt.utils import atomic_path, write_json_atomic
+from edgeopt.utils.run_lock import LOCK_FILE, RunLock
 
 RECIPE_FILE = "recipe.yaml"
 STATE_FILE = "run.json"
