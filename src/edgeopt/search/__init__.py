@@ -1,5 +1,8 @@
-"""Architecture search: a weight-sharing supernet of a search space, trained and queried.
+"""Architecture search: Optuna over a space, on measured latency and device memory (docs/search.md).
 
+* :func:`search` — a resumable search in a run directory (the CLI's ``edgeopt search``), with
+  :class:`SearchConfig` its options and :class:`SearchOutcome` its front and finalists;
+  :func:`join` — another process or machine adding trials to the same study (``edgeopt search worker``);
 * :class:`Supernet` — every architecture of a space as a slice of the largest one's weights;
   :meth:`Supernet.extract` gives a subnet as an ordinary ``SpaceNet``;
 * :func:`train_supernet` — the sandwich rule with in-place distillation, through the train loop;
@@ -21,6 +24,10 @@ from edgeopt.utils.lazy import lazy_exports
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "SearchConfig": "edgeopt.search.config",
+    "SearchOutcome": "edgeopt.search.run",
+    "join": "edgeopt.search.run",
+    "search": "edgeopt.search.run",
     "Supernet": "edgeopt.search.supernet",
     "load_supernet": "edgeopt.search.supernet_train",
     "sandwich_loss": "edgeopt.search.supernet_train",
@@ -31,10 +38,14 @@ _EXPORTS: dict[str, str] = {
 
 # Literal, not sorted(_EXPORTS): mypy reads only a literal __all__ and would export nothing.
 __all__ = [
+    "SearchConfig",
+    "SearchOutcome",
     "Supernet",
+    "join",
     "load_supernet",
     "sandwich_loss",
     "save_supernet",
+    "search",
     "subnet_accuracy",
     "train_supernet",
 ]
@@ -42,6 +53,8 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
+    from edgeopt.search.config import SearchConfig as SearchConfig
+    from edgeopt.search.run import SearchOutcome as SearchOutcome, join as join, search as search
     from edgeopt.search.subnet_eval import subnet_accuracy as subnet_accuracy
     from edgeopt.search.supernet import Supernet as Supernet
     from edgeopt.search.supernet_train import (
