@@ -25,6 +25,7 @@ from edgeopt.cli import (
     quantize_cmd,
     report_cmd,
     run_cmd,
+    search_cmd,
     train_cmd,
 )
 from edgeopt.cli.common import err_console
@@ -65,6 +66,7 @@ app.command("prune")(prune_cmd.prune)
 app.command("diff")(diff_cmd.diff)
 app.add_typer(agent_cmd.agent_app, name="agent")
 app.add_typer(latency_cmd.latency_app, name="latency")
+app.add_typer(search_cmd.search_app, name="search")
 
 
 def main() -> None:
