@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 
@@ -22,13 +23,20 @@ from edgeopt.export.transform import Export
 from edgeopt.fuse import Fuse
 from edgeopt.lineage import Lineage
 from edgeopt.models import ModelRoot, create_model
+from edgeopt.models.spaces import SearchSpace, StageSpec
 from edgeopt.prune import MagnitudePrune, StructuredPrune
 from edgeopt.quantize import DynamicQuant, Ptq, Qat
 from edgeopt.runtime.transform import Bench
+from edgeopt.search.transform import Search
 from edgeopt.train import Train, TrainConfig
 from edgeopt.transform import BUILTIN_TRANSFORMS, Inputs, Transform, apply, parse_transform
 
 SHORT = TrainConfig(epochs=1, max_steps=3, progress=False)
+# A search over a tiny space (16×16 inputs), as whole JSON text: a few seconds on digits.
+TINY_SPACE = SearchSpace(name="tiny", in_chans=1, num_classes=10, stem_channels=8, head_channels=16,
+                         stages=(StageSpec(channels=8, depths=(1,), stride=1, expansions=(1,)),
+                                 StageSpec(channels=16, depths=(1, 2), stride=2)),
+                         widths=(0.5, 1.0), resolutions=(16,), kernels=(3,), expansions=(2,))
 KWARGS = {"num_classes": 10, "in_chans": 1, "width": 8}
 
 # One small, valid config per built-in type: a new transform must add one here.
@@ -43,9 +51,13 @@ EXAMPLES: dict[str, Transform] = {
     "quantize.dynamic": DynamicQuant(),
     "export": Export(formats=["onnx"]),
     "bench": Bench(runs=4, rounds=1, warmup=1, memory=False),
+    "search": Search(space=TINY_SPACE.model_dump_json(), latency="macs", trials=3, supernet_epochs=1, top_k=1,
+                     finetune_epochs=0, calibration_samples=32, threads=1),
 }
 ARCHITECTURE = ["train", "prune.structured", "prune.magnitude", "fuse", "distill"]  # change the model
-SLOW = {"quantize.qat"}  # PT2E preparation and export take tens of seconds
+SLOW = {"quantize.qat", "search"}  # PT2E preparation and export / a whole search take tens of seconds
+# Types whose example needs images of another size than digits' 8×8 (the space's resolution).
+IMAGE_SIZE = {"search": 16}
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +75,17 @@ def setup(digits, tmp_path):
                     resolve=lambda name: teacher)
     lineage = Lineage(root=ModelRoot.named("simple_cnn", KWARGS), input_size=(1, 1, 8, 8))
     return model, inputs, lineage
+
+
+def _sized(setup, kinds):
+    """``setup`` on digits resized for the ``IMAGE_SIZE`` of any of ``kinds``."""
+    size = next((IMAGE_SIZE[k] for k in kinds if k in IMAGE_SIZE), None)
+    if size is None:
+        return setup
+    model, inputs, lineage = setup
+    data = load_dataset("digits", limit=300, image_size=(size, size))
+    inputs = dataclasses.replace(inputs, data=data, example=data.test.tensors[0][:1])
+    return model, inputs, lineage.model_copy(update={"input_size": (1, 1, size, size)})
 
 
 def _types(kinds=None):
@@ -84,7 +107,7 @@ def test_config_round_trips_through_json(kind):
 
 @pytest.mark.parametrize("kind", _types(set(EXAMPLES) - {"bench"}))
 def test_apply_keeps_the_input_and_replay_reaches_the_same_shapes(kind, setup, tmp_path):
-    model, inputs, lineage = setup
+    model, inputs, lineage = _sized(setup, [kind])
     before = {k: v.clone() for k, v in model.state_dict().items()}
     result = apply(EXAMPLES[kind], model, inputs)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # input untouched
@@ -107,9 +130,14 @@ def test_bench_measures_the_files_it_is_given(setup):
     assert art.measurements[0].latency_ms_median > 0 and 0 <= art.measurements[0].accuracy <= 1
 
 
-@pytest.mark.parametrize("first, second", list(itertools.product(ARCHITECTURE, repeat=2)))
+# A search replaces its input's architecture: the pairs with it cost a search each, so they are slow.
+SEARCH_PAIRS = [("search", k) for k in ARCHITECTURE] + [("prune.structured", "search")]
+
+
+@pytest.mark.parametrize("first, second", list(itertools.product(ARCHITECTURE, repeat=2))
+                         + [pytest.param(*pair, marks=pytest.mark.slow) for pair in SEARCH_PAIRS])
 def test_every_ordered_pair_reloads(first, second, setup, tmp_path):
-    model, inputs, lineage = setup
+    model, inputs, lineage = _sized(setup, [first, second])
     for kind in (first, second):
         result = apply(EXAMPLES[kind], model, inputs)
         model, lineage = result.model, lineage.then(EXAMPLES[kind], result)

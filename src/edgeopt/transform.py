@@ -56,6 +56,7 @@ BUILTIN_TRANSFORMS: dict[str, str] = {
     "quantize.dynamic": "edgeopt.quantize.transforms",
     "export": "edgeopt.export.transform",
     "bench": "edgeopt.runtime.transform",
+    "search": "edgeopt.search.transform",
 }
 _REGISTRY: dict[str, type[Transform]] = {}
 

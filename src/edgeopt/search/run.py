@@ -66,6 +66,7 @@ class SearchOutcome:
         finalists: The fine-tuned, exported and measured front members (:mod:`.finalize`).
         winner: The finalist chosen (most accurate int8 artifact that meets every bound).
         interrupted: Whether Ctrl-C or the time budget stopped the trials early.
+        all_trials: Every finished trial's point (number, accuracy, latency, feasible), for plots.
     """
 
     run_dir: str
@@ -78,6 +79,7 @@ class SearchOutcome:
     finalists: list[dict[str, Any]] = field(default_factory=list)
     winner: dict[str, Any] | None = None
     interrupted: bool = False
+    all_trials: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (``front.json``)."""
@@ -86,11 +88,12 @@ class SearchOutcome:
 
 def search(config: SearchConfig, run_dir: str | os.PathLike[str], *, resume: bool = False,
            storage: str | None = None, study_name: str = DEFAULT_STUDY, echo: Echo | None = None,
-           finalize: bool = True, grace_s: int = GRACE_S) -> SearchOutcome:
+           finalize: bool = True, grace_s: int = GRACE_S, splits: DatasetSplits | None = None) -> SearchOutcome:
     """Run (or resume) an architecture search in ``run_dir``; see the module docstring.
 
     ``grace_s``: seconds without a heartbeat after which another process fails a trial and
-    queues it again (a killed worker's trial).
+    queues it again (a killed worker's trial). ``splits``: data already loaded (a recipe's), used
+    instead of loading ``config.data``; workers cannot join such a search (they load by name).
 
     Raises:
         EdgeoptError: bad options, a run directory that holds another search (without ``resume``),
@@ -101,7 +104,7 @@ def search(config: SearchConfig, run_dir: str | os.PathLike[str], *, resume: boo
     root.mkdir(parents=True, exist_ok=True)
     with RunLock(root):
         config, storage_url = _prepare_run(config, root, resume=resume, storage=storage, study_name=study_name)
-        splits = load_search_data(config)
+        splits = load_search_data(config, splits)
         space = sized_space(config.space, splits)
         check_reachable(space, Limits.of(config), splits)
         supernet = _supernet_for(config, space, splits, say)
@@ -150,11 +153,12 @@ def join(storage: str, study_name: str, *, timeout_s: float | None = None, trial
     return here
 
 
-def load_search_data(config: SearchConfig) -> DatasetSplits:
-    """The search's data, split the same way in every process (seeded)."""
+def load_search_data(config: SearchConfig, splits: DatasetSplits | None = None) -> DatasetSplits:
+    """The search's data, split the same way in every process (seeded); ``splits`` if given."""
     from edgeopt.data import load_dataset
 
-    splits = load_dataset(config.data, seed=config.seed, limit=config.limit)
+    if splits is None:
+        splits = load_dataset(config.data, seed=config.seed, limit=config.limit)
     splits.check_split_sizes()
     return splits
 
@@ -191,9 +195,10 @@ def summarize(study: optuna.Study, config: SearchConfig, root: Path, storage_url
         EdgeoptError: trials finished but none meets the bounds (naming the closest one).
     """
     trials = finished(study)
-    rows, points, seen = [], [], set()
+    rows, points, seen, every = [], [], set(), []
     for trial in trials:
         row = evaluation_of(trial)
+        every.append({k: row.get(k) for k in ("number", "accuracy", "latency", "feasible")})
         key = trial.user_attrs.get("key")
         if not row["feasible"] or key in seen or trial.values is None:
             continue
@@ -209,7 +214,7 @@ def summarize(study: optuna.Study, config: SearchConfig, root: Path, storage_url
         worst = max(p[1] for p in points)
         hypervolume = hypervolume_2d(points, (0.0, worst), config.directions())
     return SearchOutcome(str(root), study_name, redacted(storage_url), here, len(trials), front, hypervolume,
-                         interrupted=interrupted)
+                         interrupted=interrupted, all_trials=every)
 
 
 def _nothing_feasible(trials: list[optuna.trial.FrozenTrial], config: SearchConfig) -> EdgeoptError:
