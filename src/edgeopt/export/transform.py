@@ -57,5 +57,9 @@ class Export(Transform):
         path = inputs.path(artifact_suffix(fmt, "fp32"))
         if fmt == "executorch":  # a .pte's input shape is static: the example's
             return export_executorch(model, inputs.example, path)
-        parity = inputs.data.test.tensors[0][: self.parity_samples] if inputs.data is not None else None
+        parity = None
+        if inputs.data is not None:  # drawn across classes: a split may keep its source's class order
+            from edgeopt.data.sampling import calibration_subset
+
+            parity = calibration_subset(inputs.data.test, self.parity_samples, seed=0).tensors[0]
         return export_onnx(model, inputs.example, path, opset=self.opset, parity_data=parity)

