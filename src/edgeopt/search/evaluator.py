@@ -82,8 +82,12 @@ class TrialEvaluator:
         self.limits = Limits.of(config)
         self.on_trial = on_trial
         self._at: dict[int, DatasetSplits] = {}
-        calibration = splits.train.tensors[0][:64]
-        self.meter = LatencyMeter(config, calibration if config.precision == "int8" else None)
+        calibration = None
+        if config.precision == "int8":
+            from edgeopt.data.sampling import calibration_subset
+
+            calibration = calibration_subset(splits.train, 64, seed=config.seed).tensors[0]
+        self.meter = LatencyMeter(config, calibration)
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         arch = suggest_arch(trial, self.space)

@@ -111,7 +111,10 @@ def _measure(model: nn.Module, data: DatasetSplits, out: Path, config: SearchCon
 
     example = torch.zeros(data.input_shape(1))
     fp32 = export_onnx(model, example, out / "model.onnx")
-    int8 = ptq(model, data.train.tensors[0][:256], backend="onnxruntime", path=out / "model.int8.onnx",
+    from edgeopt.data.sampling import calibration_subset
+
+    calibration = calibration_subset(data.train, 256, seed=config.seed)
+    int8 = ptq(model, calibration, backend="onnxruntime", path=out / "model.int8.onnx",
                example_input=example, check=False).artifact
     measured = bench([fp32, int8], data, threads=config.threads, memory=False)
     return {name: {"path": str(m.artifact), "latency_ms": m.latency_ms_median,
