@@ -300,6 +300,19 @@ def _rate(url: str, study: str, workers: int, window_s: float) -> float:
     return len(new) / ((last - first).total_seconds() / 60.0)
 
 
+def import_everything() -> None:
+    """Import every edgeopt module now: edits to the tree during an hour-long run must not mix
+    old modules (already imported) with new ones (imported lazily later)."""
+    import importlib
+    import pkgutil
+
+    import edgeopt
+
+    for module in pkgutil.walk_packages(edgeopt.__path__, "edgeopt."):
+        importlib.import_module(module.name)
+
+
 if __name__ == "__main__":
+    import_everything()
     np.random.seed(0)
     main()

@@ -38,7 +38,8 @@ def search(
     config_file: Path | None = typer.Option(None, "--config", "-c",
                                      help="A YAML/JSON file of search options; flags override it."),
     space: str | None = typer.Option(None, "--space", "-s",
-                                     help="mnist, mobilenet_v2, mobilenet_v3 or a space file [mnist]."),
+                                     help="mnist, mobilenet_v2, mobilenet_v3, a space file, or module:function "
+                                          "(a space written as code, taking an Optuna trial) [mnist]."),
     data: str | None = typer.Option(None, "--data", "-d", help="Dataset name or path [mnist5k]."),
     limit: int | None = typer.Option(None, "--limit", help="Keep at most this many samples (quick runs)."),
     trials: int | None = typer.Option(None, "--trials", "-n", help="Complete trials the study should hold [200]."),
@@ -106,13 +107,15 @@ def worker(
                                   help="Stop after this many seconds (default: until the study is done)."),
     trials: int | None = typer.Option(None, "--trials", "-n",
                                help="Complete trials the study should hold (default: its own)."),
+    trust_code: bool = typer.Option(False, "--trust-code",
+                                    help="Allow importing the study's space when it is written as code."),
     grace: int = typer.Option(20, "--grace",
                               help="Seconds without a heartbeat before a trial counts as dead and is retried."),
 ) -> None:
     """Join a running search: evaluate trials of the study until it holds its trials (or --timeout)."""
     from edgeopt.search.run import join
 
-    done = join(storage, study, timeout_s=timeout, trials=trials, grace_s=grace,
+    done = join(storage, study, timeout_s=timeout, trials=trials, grace_s=grace, trust_code=trust_code,
                 echo=lambda text: console.print(text, highlight=False))
     console.print(f"worker: {done} trials completed here")
 
@@ -136,11 +139,10 @@ def show(outcome: SearchOutcome) -> None:
                         f"{outcome.study!r} in {outcome.storage})")
     for column in ("trial", "architecture", "val acc %", f"latency {unit}", "SRAM int8", "weights int8"):
         table.add_column(column, justify="left" if column == "architecture" else "right")
-    from edgeopt.models.spaces import Arch
     from edgeopt.utils.units import format_bytes
 
     for row in outcome.front[:15]:
-        table.add_row(str(row["number"]), Arch.model_validate_json(row["arch"]).label(), f"{row['accuracy']:.2f}",
+        table.add_row(str(row["number"]), row["label"], f"{row['accuracy']:.2f}",
                       f"{row['latency']:.3f}", format_bytes(row["cost"]["peak_sram_int8"]),
                       format_bytes(row["cost"]["weight_bytes_int8"]))
     console.print(table)

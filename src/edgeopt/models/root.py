@@ -47,9 +47,11 @@ class ModelRoot(BaseModel):
     """The model a lineage starts from (see the module docstring for the kinds).
 
     Attributes:
-        kind: ``registry``, ``factory`` or ``program``.
-        source: The registry name, the ``module:factory``, or the program's file name.
-        kwargs: Keyword arguments of the registry model or factory.
+        kind: ``registry``, ``factory``, ``program``, or ``space``: a search space written as
+            code (``module:function`` taking an Optuna trial), rebuilt from a trial's parameters.
+        source: The registry name, the ``module:factory`` or ``module:function``, or the
+            program's file name.
+        kwargs: Keyword arguments of the registry model or factory; a space's trial parameters.
         program_sha256: SHA-256 of a program's bytes.
         program: A program's bytes (not serialised with the root: a checkpoint stores them as
             a tensor beside the weights).
@@ -57,7 +59,7 @@ class ModelRoot(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["registry", "factory", "program"]
+    kind: Literal["registry", "factory", "program", "space"]
     source: str = Field(min_length=1)
     kwargs: dict[str, Any] = Field(default_factory=dict)
     program_sha256: str | None = None
@@ -87,7 +89,7 @@ class ModelRoot(BaseModel):
     @property
     def module_name(self) -> str | None:
         """The module a factory root imports (None for other kinds)."""
-        return self.source.split(":", 1)[0] if self.kind == "factory" else None
+        return self.source.split(":", 1)[0] if self.kind in ("factory", "space") else None
 
     def build(self, *, trust_code: Trust = False) -> nn.Module:
         """A fresh model of this architecture (initial weights).
@@ -105,6 +107,9 @@ class ModelRoot(BaseModel):
         if self.kind == "factory":
             check_trusted(self, trust_code)
             return call_factory(self.source, self.kwargs)
+        if self.kind == "space":
+            check_trusted(self, trust_code)
+            return call_space(self.source, self.kwargs)
         return self._build_program()
 
     def _build_program(self) -> nn.Module:
@@ -143,6 +148,28 @@ def call_factory(source: str, kwargs: dict[str, Any]) -> nn.Module:
                            hint="check the model options (-a KEY=VALUE)") from exc
     if not isinstance(model, nn.Module):
         raise EdgeoptError(f"{source!r} returned {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def call_space(source: str, params: dict[str, Any]) -> nn.Module:
+    """Build the network a define-by-run space ``module:function`` makes for fixed trial parameters.
+
+    The function is called with ``optuna.trial.FixedTrial(params)``, whose ``suggest_*`` calls
+    return the recorded values: the same network the search trial built.
+
+    Raises:
+        EdgeoptError: as :func:`call_factory`, or the function asks for a parameter the trial lacks.
+    """
+    import optuna
+
+    function = import_factory(source)
+    try:
+        model = function(optuna.trial.FixedTrial(params))
+    except Exception as exc:  # the user's code: any failure is bad input, reported in one line
+        raise EdgeoptError(f"search space {source!r} failed for parameters {params}: {type(exc).__name__}: {exc}",
+                           hint="the space's code changed since the search, or it is not deterministic") from exc
+    if not isinstance(model, nn.Module):
+        raise EdgeoptError(f"search space {source!r} returned {type(model).__name__}, not a torch.nn.Module")
     return model
 
 

@@ -28,7 +28,9 @@ class SearchConfig(BaseModel):
     """Options of an architecture search (docs/search.md has the long version).
 
     Attributes:
-        space: A built-in space (``mnist``, ``mobilenet_v2``, ``mobilenet_v3``) or a space file.
+        space: A built-in space (``mnist``, ``mobilenet_v2``, ``mobilenet_v3``), a space file, or
+            a space written as code: ``module:function`` taking an Optuna trial and returning the
+            network (define-by-run; needs ``accuracy: proxy``).
         data: The dataset (a built-in name or a path, as every command takes).
         limit: Keep at most this many samples (stratified), for quick runs.
         seed: Seeds the data split, the supernet's training and the sampler.
@@ -93,6 +95,12 @@ class SearchConfig(BaseModel):
             raise ValueError("latency: predict needs latency_table (a table built by `edgeopt latency build`)")
         if self.latency != "predict" and self.latency_table:
             raise ValueError(f"latency_table is used only with latency: predict, not {self.latency}")
+        if _is_code(self.space) and self.accuracy == "supernet":
+            raise ValueError(f"space {self.space!r} is code: it has no supernet, so set accuracy: proxy "
+                             "(each candidate trained proxy_epochs)")
+        if _is_code(self.space) and self.latency == "predict":
+            raise ValueError("latency tables cover spaces written as data; a space written as code needs "
+                             "latency: measure or macs")
         if self.latency != "measure" and self.precision == "int8":
             raise ValueError("precision int8 needs latency: measure (tables and MACs are per precision)")
         return self
@@ -116,6 +124,16 @@ class SearchConfig(BaseModel):
         skip = {"trials", "timeout_s", "top_k", "finetune_epochs", "supernet"}
         return [f"{k}: {theirs[k]!r} (study: {mine[k]!r})" for k in mine if k not in skip and mine[k] != theirs[k]]
 
+    def is_code_space(self) -> bool:
+        """Whether the space is a define-by-run function (``module:function``)."""
+        return _is_code(self.space)
+
     def to_attr(self) -> dict[str, Any]:
         """The config as a study user attribute (JSON)."""
         return self.model_dump(mode="json")
+
+
+def _is_code(space: str) -> bool:
+    from edgeopt.search.candidates import is_code_space
+
+    return is_code_space(space)

@@ -18,17 +18,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from edgeopt.models.space_net import build_model
-from edgeopt.models.spaces import Arch, SearchSpace
+from edgeopt.search.candidates import Candidate, Proposer
 from edgeopt.search.config import SearchConfig
 from edgeopt.search.objectives import ArchCost, LatencyMeter, Limits, arch_cost
-from edgeopt.search.params import arch_key, suggest_arch
 
 if TYPE_CHECKING:
     import optuna
 
     from edgeopt.data import DatasetSplits
-    from edgeopt.search.supernet import Supernet
 
 
 def splits_at(splits: DatasetSplits, resolution: int) -> DatasetSplits:
@@ -49,9 +46,9 @@ def splits_at(splits: DatasetSplits, resolution: int) -> DatasetSplits:
 
 @dataclasses.dataclass
 class Evaluation:
-    """What one architecture scored."""
+    """What one candidate scored."""
 
-    arch: Arch
+    candidate: Candidate
     accuracy: float
     latency: float
     cost: ArchCost
@@ -67,18 +64,16 @@ class TrialEvaluator:
 
     Args:
         config: The search's options.
-        space: The space, sized for the data (channels and classes).
+        proposer: The space's candidates (a data space, with or without a supernet, or code).
         splits: The data, at its own resolution.
-        supernet: The trained supernet (``accuracy: supernet``), or None for proxy training.
         on_trial: Called with each finished evaluation (progress lines).
     """
 
-    def __init__(self, config: SearchConfig, space: SearchSpace, splits: DatasetSplits,
-                 supernet: Supernet | None, on_trial: Callable[[int, Evaluation], None] | None = None) -> None:
+    def __init__(self, config: SearchConfig, proposer: Proposer, splits: DatasetSplits,
+                 on_trial: Callable[[int, Evaluation], None] | None = None) -> None:
         self.config = config
-        self.space = space
+        self.proposer = proposer
         self.splits = splits
-        self.supernet = supernet
         self.limits = Limits.of(config)
         self.on_trial = on_trial
         self._at: dict[int, DatasetSplits] = {}
@@ -90,11 +85,10 @@ class TrialEvaluator:
         self.meter = LatencyMeter(config, calibration)
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
-        arch = suggest_arch(trial, self.space)
-        key = arch_key(arch)
-        trial.set_user_attr("arch", arch.to_json())
-        trial.set_user_attr("key", key)
-        earlier = self._earlier(trial, key)
+        candidate = self.proposer.propose(trial, self.splits.image_size[0])
+        for name, value in {**candidate.attrs(), "key": candidate.key}.items():
+            trial.set_user_attr(name, value)
+        earlier = self._earlier(trial, candidate.key)
         if earlier is not None:  # the same network (blocks beyond the depth differ): no second measurement
             for name, value in earlier.user_attrs.items():
                 trial.set_user_attr(name, value)
@@ -102,7 +96,7 @@ class TrialEvaluator:
                 trial.set_constraint(name, value)
             trial.set_user_attr("duplicate_of", earlier.number)
             return tuple(earlier.values)
-        found = self.evaluate(arch)
+        found = self.evaluate(candidate)
         trial.set_user_attr("accuracy", found.accuracy)
         trial.set_user_attr("latency", found.latency)
         trial.set_user_attr("latency_unit", self.meter.unit)
@@ -114,17 +108,17 @@ class TrialEvaluator:
             self.on_trial(trial.number, found)
         return tuple(found.objective(name) for name in self.config.objectives)
 
-    def evaluate(self, arch: Arch) -> Evaluation:
-        """Accuracy (%), latency and counted costs of ``arch``."""
-        data = self.data_at(arch.resolution)
-        model = self.model_of(arch, data)
+    def evaluate(self, candidate: Candidate) -> Evaluation:
+        """Accuracy (%), latency and counted costs of ``candidate``."""
+        data = self.data_at(candidate.resolution)
+        model = self.model_of(candidate, data)
         input_size = data.input_shape(1)
         cost = arch_cost(model, input_size)
-        accuracy = self.accuracy(model, arch, data)
-        latency = self.meter.latency(model, arch, input_size, cost)
+        accuracy = self.accuracy(model, candidate, data)
+        latency = self.meter.latency(model, candidate.arch, input_size, cost)
         if not math.isfinite(latency) or not math.isfinite(accuracy):
-            raise FloatingPointError(f"{arch.label()}: accuracy {accuracy}, latency {latency}")
-        return Evaluation(arch, accuracy, latency, cost, self.limits.violations(cost, latency))
+            raise FloatingPointError(f"{candidate.label}: accuracy {accuracy}, latency {latency}")
+        return Evaluation(candidate, accuracy, latency, cost, self.limits.violations(cost, latency))
 
     def data_at(self, resolution: int) -> DatasetSplits:
         """The data at ``resolution`` (resized once, then kept)."""
@@ -132,32 +126,24 @@ class TrialEvaluator:
             self._at[resolution] = splits_at(self.splits, resolution)
         return self._at[resolution]
 
-    def model_of(self, arch: Arch, data: DatasetSplits) -> nn.Module:
+    def model_of(self, candidate: Candidate, data: DatasetSplits) -> nn.Module:
         """The candidate: the supernet's subnet with its weights, or a freshly trained network."""
-        if self.supernet is not None:
-            return self.supernet.extract(arch)
-        return self._proxy_trained(arch, data)
+        model = self.proposer.network(candidate)
+        if self.config.accuracy == "proxy":
+            proxy_train(model, data, self.config.proxy_epochs, self.config.seed)
+        return model
 
-    def accuracy(self, model: nn.Module, arch: Arch, data: DatasetSplits) -> float:
+    def accuracy(self, model: nn.Module, candidate: Candidate, data: DatasetSplits) -> float:
         """Validation accuracy (%): inherited weights after BatchNorm re-estimation, or the proxy's."""
-        if self.supernet is not None:
+        supernet = getattr(self.proposer, "supernet", None)
+        if supernet is not None and candidate.arch is not None:
             from edgeopt.search.subnet_eval import subnet_accuracy
 
-            return float(subnet_accuracy(self.supernet, arch, data,
+            return float(subnet_accuracy(supernet, candidate.arch, data,
                                          calibration_samples=self.config.calibration_samples))
         from edgeopt.train.evaluation import evaluate
 
         return 100.0 * float(evaluate(model, data.val).accuracy)
-
-    def _proxy_trained(self, arch: Arch, data: DatasetSplits) -> nn.Module:
-        from edgeopt.train.config import TrainConfig
-        from edgeopt.train.loop import fit
-
-        torch.manual_seed(self.config.seed)
-        model = build_model(arch, self.space)
-        fit(model, data.train, data.val, TrainConfig(epochs=self.config.proxy_epochs, seed=self.config.seed,
-                                                     progress=False))
-        return model.eval()
 
     def _earlier(self, trial: optuna.Trial, key: str) -> optuna.trial.FrozenTrial | None:
         import optuna
@@ -168,9 +154,22 @@ class TrialEvaluator:
         return None
 
 
+def proxy_train(model: nn.Module, data: DatasetSplits, epochs: int, seed: int) -> nn.Module:
+    """Train a candidate briefly on its own (``accuracy: proxy``), in place; returns it in eval mode."""
+    from edgeopt.train.config import TrainConfig
+    from edgeopt.train.loop import fit
+
+    torch.manual_seed(seed)
+    fit(model, data.train, data.val, TrainConfig(epochs=epochs, seed=seed, progress=False))
+    return model.eval()
+
+
 def evaluation_of(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     """A finished trial as plain data (front tables, JSON, the report)."""
-    return {"number": trial.number, "arch": trial.user_attrs.get("arch"), "accuracy": trial.user_attrs.get("accuracy"),
-            "latency": trial.user_attrs.get("latency"), "latency_unit": trial.user_attrs.get("latency_unit", "ms"),
-            "cost": trial.user_attrs.get("cost", {}), "constraints": trial.user_attrs.get("constraints", []),
-            "feasible": all(v <= 0 for v in trial.user_attrs.get("constraints", []))}
+    attrs = trial.user_attrs
+    return {"number": trial.number, "arch": attrs.get("arch"), "params": attrs.get("params"),
+            "label": attrs.get("label", ""), "resolution": attrs.get("resolution"), "key": attrs.get("key"),
+            "accuracy": attrs.get("accuracy"), "latency": attrs.get("latency"),
+            "latency_unit": attrs.get("latency_unit", "ms"), "cost": attrs.get("cost", {}),
+            "constraints": attrs.get("constraints", []),
+            "feasible": all(v <= 0 for v in attrs.get("constraints", []))}

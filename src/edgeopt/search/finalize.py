@@ -1,5 +1,8 @@
 """The end of a search: the front's best members fine-tuned, saved, exported, quantized and measured.
 
+A data space's finalist starts from its inherited weights and is fine-tuned ``finetune_epochs``;
+a code space's is trained from scratch for ``proxy_epochs + finetune_epochs``.
+
 Nothing is reported as the search's result before it is measured on its artifact: each finalist
 is fine-tuned from its inherited weights, saved as an ordinary ``space_net`` checkpoint (every
 command takes it), exported to ONNX, quantized to int8 (ONNX Runtime, static, per-channel) and
@@ -16,15 +19,13 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from edgeopt.models.space_net import build_model
-from edgeopt.models.spaces import Arch, SearchSpace
+from edgeopt.search.candidates import Candidate, Proposer, candidate_of
 from edgeopt.search.config import SearchConfig
 from edgeopt.search.objectives import Limits, arch_cost
 
 if TYPE_CHECKING:
     from edgeopt.data import DatasetSplits
     from edgeopt.search.run import SearchOutcome
-    from edgeopt.search.supernet import Supernet
 
 
 def pick_finalists(front: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
@@ -44,14 +45,14 @@ def pick_finalists(front: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
     return [by_latency[i] for i in chosen]
 
 
-def finalize_front(outcome: SearchOutcome, config: SearchConfig, space: SearchSpace, splits: DatasetSplits,
-                   supernet: Supernet | None, root: Path, say: Callable[[str], None]) -> None:
+def finalize_front(outcome: SearchOutcome, config: SearchConfig, proposer: Proposer, splits: DatasetSplits,
+                   root: Path, say: Callable[[str], None]) -> None:
     """Fine-tune, save, export, quantize and measure the finalists; set ``outcome.finalists`` and ``winner``."""
     limits = Limits.of(config)
     for row in pick_finalists(outcome.front, config.top_k):
-        arch = Arch.model_validate_json(row["arch"])
-        say(f"finalist: trial {row['number']} {arch.label()} (fine-tuning {config.finetune_epochs} epochs)")
-        outcome.finalists.append(finalize_one(arch, row, config, space, splits, supernet,
+        candidate = candidate_of(row)
+        say(f"finalist: trial {row['number']} {candidate.label} (fine-tuning {config.finetune_epochs} epochs)")
+        outcome.finalists.append(finalize_one(candidate, row, config, proposer, splits,
                                               root / "finalists" / f"trial-{row['number']}", limits))
     meeting = [f for f in outcome.finalists if f["meets_bounds"]]
     if meeting:
@@ -60,47 +61,40 @@ def finalize_front(outcome: SearchOutcome, config: SearchConfig, space: SearchSp
             f"{outcome.winner['int8']['latency_ms']:.3f} ms ({outcome.winner['checkpoint']})")
 
 
-def finalize_one(arch: Arch, row: dict[str, Any], config: SearchConfig, space: SearchSpace, splits: DatasetSplits,
-                 supernet: Supernet | None, out: Path, limits: Limits) -> dict[str, Any]:
+def finalize_one(candidate: Candidate, row: dict[str, Any], config: SearchConfig, proposer: Proposer,
+                 splits: DatasetSplits, out: Path, limits: Limits) -> dict[str, Any]:
     """One finalist, measured on its files (the row of ``front.json``'s ``finalists``)."""
     from edgeopt.checkpoint import save_checkpoint
+    from edgeopt.lineage import Lineage
     from edgeopt.search.evaluator import splits_at
 
-    data = splits_at(splits, arch.resolution)
-    model = _fine_tuned(arch, config, space, data, supernet)
+    data = splits_at(splits, candidate.resolution)
+    model = _fine_tuned(candidate, config, proposer, data)
     out.mkdir(parents=True, exist_ok=True)
     input_size = data.input_shape(1)
-    checkpoint = save_checkpoint(out / "model.pt", model, model_name="space_net",
-                                 model_kwargs=space_net_kwargs(arch, space), input_size=input_size,
-                                 metadata={"search_trial": row["number"]})
+    checkpoint = save_checkpoint(out / "model.pt", model, Lineage(root=proposer.root(candidate)),
+                                 input_size=input_size, metadata={"search_trial": row["number"]})
     measured = _measure(model, data, out, config)
     cost = arch_cost(model, input_size)
     violations = limits.violations(cost, measured["int8"]["latency_ms"])
-    return {"number": row["number"], "arch": row["arch"], "label": arch.label(), "search_accuracy": row["accuracy"],
-            "search_latency": row["latency"], "cost": cost.to_dict(), "checkpoint": str(checkpoint),
-            "meets_bounds": all(v <= 0 for v in violations), "constraints": violations, **measured}
+    return {"number": row["number"], "arch": row["arch"], "params": row.get("params"), "label": candidate.label,
+            "search_accuracy": row["accuracy"], "search_latency": row["latency"], "cost": cost.to_dict(),
+            "checkpoint": str(checkpoint), "meets_bounds": all(v <= 0 for v in violations),
+            "constraints": violations, **measured}
 
 
-def space_net_kwargs(arch: Arch, space: SearchSpace) -> dict[str, Any]:
-    """The ``space_net`` registry options that rebuild ``arch`` (the whole space travels with it)."""
-    return {"arch": arch.to_json(), "space": space.model_dump_json()}
-
-
-def _fine_tuned(arch: Arch, config: SearchConfig, space: SearchSpace, data: DatasetSplits,
-                supernet: Supernet | None) -> nn.Module:
+def _fine_tuned(candidate: Candidate, config: SearchConfig, proposer: Proposer, data: DatasetSplits) -> nn.Module:
     from edgeopt.train.config import TrainConfig
     from edgeopt.train.loop import fit
 
-    if supernet is not None:
-        model = supernet.extract(arch)
-    else:
-        torch.manual_seed(config.seed)
-        model = build_model(arch, space)
-    if config.finetune_epochs > 0:
+    inherited = getattr(proposer, "supernet", None) is not None
+    torch.manual_seed(config.seed)
+    model = proposer.network(candidate)
+    epochs = config.finetune_epochs if inherited else config.finetune_epochs + config.proxy_epochs
+    if epochs > 0:
         # Inherited weights are close: a lower rate than training from scratch keeps them.
-        lr = 1e-3 if supernet is not None else 3e-3
-        fit(model, data.train, data.val, TrainConfig(epochs=config.finetune_epochs, lr=lr, seed=config.seed,
-                                                     progress=False))
+        fit(model, data.train, data.val, TrainConfig(epochs=epochs, lr=1e-3 if inherited else 3e-3,
+                                                     seed=config.seed, progress=False))
     return model.eval()
 
 

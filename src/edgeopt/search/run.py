@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from edgeopt.errors import EdgeoptError
 from edgeopt.models.space_net import build_model
 from edgeopt.models.spaces import SearchSpace, parse_space
+from edgeopt.search.candidates import CodeSpace, DataSpace, Proposer
 from edgeopt.search.config import SearchConfig
 from edgeopt.search.evaluator import Evaluation, TrialEvaluator, evaluation_of
 from edgeopt.search.front import hypervolume_2d, pareto_indices
@@ -105,49 +106,47 @@ def search(config: SearchConfig, run_dir: str | os.PathLike[str], *, resume: boo
     with RunLock(root):
         config, storage_url = _prepare_run(config, root, resume=resume, storage=storage, study_name=study_name)
         splits = load_search_data(config, splits)
-        space = sized_space(config.space, splits)
-        check_reachable(space, Limits.of(config), splits)
-        supernet = _supernet_for(config, space, splits, say)
+        proposer = _proposer(config, splits, say, train=True)
         db = open_storage(storage_url, grace_s=grace_s)
         if resume and _has_study(db, study_name):
             study = load_study(db, study_name, expected=config)
         else:
             study = create_study(config, db, study_name)
-        evaluator = TrialEvaluator(config, space, splits, supernet, on_trial=_progress(say, config))
+        evaluator = TrialEvaluator(config, proposer, splits, on_trial=_progress(say, config))
         interrupted, here = _trials(study, evaluator, config, say)
         outcome = summarize(study, config, root, storage_url, study_name, here, interrupted)
         if finalize and not interrupted and config.top_k > 0:
             from edgeopt.search.finalize import finalize_front
 
-            finalize_front(outcome, config, space, splits, supernet, root, say)
+            finalize_front(outcome, config, proposer, splits, root, say)
         write_json_atomic(root / FRONT_FILE, outcome.to_dict())
         return outcome
 
 
 def join(storage: str, study_name: str, *, timeout_s: float | None = None, trials: int | None = None,
-         echo: Echo | None = None, grace_s: int = GRACE_S) -> int:
+         echo: Echo | None = None, grace_s: int = GRACE_S, trust_code: bool = False) -> int:
     """Add trials to a running study from this process (``edgeopt search worker``); returns how many.
 
     The study records the options; the supernet file it names must be readable here. ``trials``
-    raises the number of complete trials the study should hold (default: the study's own).
+    raises the number of complete trials the study should hold (default: the study's own). A study
+    whose space is code imports that code only with ``trust_code``: the module's name comes from
+    the database, which is not necessarily yours alone.
 
     Raises:
-        EdgeoptError: an unreachable storage, no such study, a study edgeopt did not make, or a
-            supernet file this process cannot read.
+        EdgeoptError: an unreachable storage, no such study, a study edgeopt did not make, a
+            supernet file this process cannot read, or a code space without ``trust_code``.
     """
     say = echo or (lambda _text: None)
     db = open_storage(storage, grace_s=grace_s)
     study = load_study(db, study_name)
     config = study_config(study, study_name)
+    if config.is_code_space() and not trust_code:
+        raise EdgeoptError(f"study {study_name!r} searches the space written as code {config.space!r}; "
+                           "a worker imports it only when you allow it",
+                           hint="if you trust that module, pass --trust-code")
     splits = load_search_data(config)
-    space = sized_space(config.space, splits)
-    supernet = None
-    if config.accuracy == "supernet":
-        from edgeopt.search.supernet_train import load_supernet
-
-        assert config.supernet is not None  # the first process records the path it wrote
-        supernet = load_supernet(config.supernet, space)
-    evaluator = TrialEvaluator(config, space, splits, supernet, on_trial=_progress(say, config))
+    proposer = _proposer(config, splits, say, train=False)
+    evaluator = TrialEvaluator(config, proposer, splits, on_trial=_progress(say, config))
     budget = config.model_copy(update={"timeout_s": timeout_s, "trials": trials or config.trials})
     _interrupted, here = _trials(study, evaluator, budget, say)
     return here
@@ -254,6 +253,22 @@ def _has_study(storage: optuna.storages.BaseStorage, name: str) -> bool:
     return any(s.study_name == name for s in storage.get_all_studies())
 
 
+def _proposer(config: SearchConfig, splits: DatasetSplits, say: Echo, *, train: bool) -> Proposer:
+    """The space's candidates; the supernet is trained when missing (``train``) or must exist."""
+    if config.is_code_space():
+        return CodeSpace(config.space)
+    space = sized_space(config.space, splits)
+    if train:
+        check_reachable(space, Limits.of(config), splits)
+        return DataSpace(space, _supernet_for(config, space, splits, say))
+    if config.accuracy != "supernet":
+        return DataSpace(space, None)
+    from edgeopt.search.supernet_train import load_supernet
+
+    assert config.supernet is not None  # the first process records the path it wrote
+    return DataSpace(space, load_supernet(config.supernet, space))
+
+
 def _supernet_for(config: SearchConfig, space: SearchSpace, splits: DatasetSplits, say: Echo) -> Supernet | None:
     if config.accuracy != "supernet":
         return None
@@ -292,7 +307,7 @@ def _progress(say: Echo, config: SearchConfig) -> Callable[[int, Evaluation], No
 
     def line(number: int, found: Evaluation) -> None:
         ok = "ok" if all(v <= 0 for v in found.constraints) else "over a bound"
-        say(f"trial {number:>4}: {found.arch.label():<26} acc {found.accuracy:5.1f}%  "
+        say(f"trial {number:>4}: {found.candidate.label:<26} acc {found.accuracy:5.1f}%  "
             f"{found.latency:8.3f} {unit}  sram {found.cost.peak_sram_int8 / 1024:7.1f} KiB  "
             f"weights {found.cost.weight_bytes_int8 / 1024:7.1f} KiB  {ok}")
 

@@ -61,9 +61,12 @@ class Search(_SearchOptions):
     def _valid_search(self) -> Search:
         # SearchConfig's own cross-field checks, so a bad recipe fails when it is loaded.
         try:
-            self.search_config("data")
+            config = self.search_config("data")
         except ValidationError as exc:
             raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        if config.is_code_space():
+            raise ValueError(f"a search step searches spaces written as data; {config.space!r} is code "
+                             "(use `edgeopt search --space` for it, then start the recipe from the winner)")
         return self
 
     def search_config(self, data: str, space: str | None = None) -> SearchConfig:
@@ -81,7 +84,6 @@ class Search(_SearchOptions):
                 image size, the search's own errors, or no finalist that meets every bound.
         """
         from edgeopt.checkpoint import load_checkpoint
-        from edgeopt.search.finalize import space_net_kwargs
         from edgeopt.search.run import search, sized_space
 
         splits = inputs.need_data("a search step")
@@ -98,7 +100,7 @@ class Search(_SearchOptions):
         from edgeopt.models.spaces import Arch
 
         arch = Arch.model_validate_json(winner["arch"])
-        record = space_net_kwargs(arch, sized_space(space, splits))
+        record = {"arch": arch.to_json(), "space": sized_space(space, splits).model_dump_json()}
         return Result(model=load_checkpoint(winner["checkpoint"]).model, record=record,
                       artifacts=_artifacts(outcome.finalists, winner, config.threads),
                       metrics=_metrics(winner, outcome.trials_total, outcome.hypervolume),
