@@ -107,6 +107,9 @@ def bench(
     model_arg: list[str] = MODEL_ARG_OPTION,
     weights: Path = WEIGHTS_OPTION,
     top: int = typer.Option(25, "--top", min=1, help="With --per-layer: layers shown per file (all in --json)."),
+    gate: bool = typer.Option(False, "--gate", help="Two files, parent then child: is the child measurably faster? "
+                              "The latency ratio with a 90% interval over interleaved rounds (keep it or roll back)."),
+    rounds: int = typer.Option(9, "--rounds", min=3, help="With --gate: interleaved rounds (one ratio each)."),
     trust_code: bool = TRUST_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table."),
 ) -> None:
@@ -125,6 +128,10 @@ def bench(
     config = make_config(Bench, threads=threads, runs=runs, warmup=warmup, batch_size=batch_size, memory=memory)
     files = [Artifact.from_file(path) for path in artifacts]
     shape = parse_input_size(input_size) if input_size is not None else None
+    if gate:
+        _gate(artifacts, threads=threads, rounds=rounds, trust_code=trust_code, as_json=as_json,
+              others=(device, data, per_layer))
+        return
     if per_layer:
         from edgeopt.cli.per_layer import per_layer_report
 
@@ -144,6 +151,26 @@ def bench(
         print_json([art.measurements[-1].to_dict() for art in measured])
     else:
         console.print(_table(measured, data))
+
+
+def _gate(artifacts: list[Path], *, threads: int, rounds: int, trust_code: bool, as_json: bool,
+          others: tuple[str | None, str | None, bool]) -> None:
+    """``bench --gate PARENT CHILD``: the child's latency against its parent's, with a verdict."""
+    from edgeopt.runtime.gate import compare_files
+
+    if len(artifacts) != 2:
+        raise EdgeoptError(f"--gate compares two files (parent, then child), got {len(artifacts)}",
+                           hint="e.g. edgeopt bench model.onnx model.int8.onnx --gate")
+    if any(others):
+        raise EdgeoptError("--gate times two files here, without data, --device or --per-layer",
+                           hint="drop those options, or drop --gate")
+    verdict = compare_files(artifacts[0], artifacts[1], threads=threads, rounds=rounds, trust_code=trust_code)
+    if as_json:
+        print_json({"parent": str(artifacts[0]), "child": str(artifacts[1]), **verdict.to_dict(),
+                    "keep": verdict.keep})
+        return
+    action = "keep it" if verdict.keep else "roll it back"
+    console.print(f"{artifacts[1]} against {artifacts[0]}: {verdict} — {action}", highlight=False)
 
 
 def _check_bench_options(device: str | None, token_file: Path | None, tls_pin: str | None, per_layer: bool,

@@ -26,6 +26,8 @@ _EXPORTS: dict[str, str] = {
     "bench": "edgeopt.runtime.benchmark",
     "open_runner": "edgeopt.runtime.benchmark",
     "ExecuTorchRunner": "edgeopt.runtime.executorch_runner",
+    "LatencyGate": "edgeopt.runtime.gate",
+    "compare_files": "edgeopt.runtime.gate",
     "set_threadpool_size": "edgeopt.runtime.executorch_runner",
     "threadpool_size": "edgeopt.runtime.executorch_runner",
     "baseline_peak_memory": "edgeopt.runtime.memory",
@@ -47,6 +49,7 @@ __all__ = [
     "ArrayData",
     "BaseRunner",
     "ExecuTorchRunner",
+    "LatencyGate",
     "LatencyStats",
     "Measurement",
     "OnnxRuntimeRunner",
@@ -54,6 +57,7 @@ __all__ = [
     "TorchRunner",
     "baseline_peak_memory",
     "bench",
+    "compare_files",
     "interleaved_latency",
     "measure_latency",
     "open_runner",
@@ -78,6 +82,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
         set_threadpool_size as set_threadpool_size,
         threadpool_size as threadpool_size,
     )
+    from edgeopt.runtime.gate import LatencyGate as LatencyGate, compare_files as compare_files
     from edgeopt.runtime.memory import (
         baseline_peak_memory as baseline_peak_memory,
         peak_memory_of_fresh_process as peak_memory_of_fresh_process,

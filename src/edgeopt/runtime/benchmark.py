@@ -140,6 +140,15 @@ def _eval_data(data: DatasetSplits | ArrayData | str | os.PathLike[str] | None) 
     return ArrayData.from_splits(data)
 
 
+def timing_input_for(art: Artifact, runner: BaseRunner, batch: int = 1) -> npt.NDArray[np.float32]:
+    """Seeded noise of the file's own input shape (a CNN's latency does not depend on the values).
+
+    Raises:
+        EdgeoptError: the file does not tell its input shape.
+    """
+    return _timing_input(_input_shape(art, runner, None, batch, None), None)
+
+
 def _input_shape(
     art: Artifact, runner: BaseRunner, arrays: ArrayData | None, batch: int,
     given: Sequence[int] | None,
