@@ -21,6 +21,6 @@ pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
 pip install --upgrade pip
 # Pin torch first: an unpinned torch pulls a multi-GB CUDA build; 2.13.0 is a CPU wheel here.
 pip install torch==2.13.0
-pip install -e ".[dev,executorch,agent,postgres]"
+pip install -e ".[dev,executorch,agent,postgres,openvino]"
 echo "$want" > "$stamp"
 echo "setup: .venv ready ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"

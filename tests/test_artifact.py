@@ -23,7 +23,7 @@ from edgeopt.errors import EdgeoptError
 MEASURED = {"runtime": "onnxruntime", "artifact": "m.onnx", "threads": 2, "batch_size": 1,
             "latency_ms_median": 1.0, "latency_ms_p90": 1.2, "latency_ms_min": 0.9, "runs": 50, "warmup": 10,
             "accuracy": 0.97, "peak_memory_bytes": 90_000_000, "size_bytes": 4096, "format": "onnx",
-            "latency_ms_spread": [0.95, 1.1], "baseline_memory_bytes": 80_000_000}
+            "latency_ms_spread": [0.95, 1.1], "baseline_memory_bytes": 80_000_000, "execution_precision": None}
 
 
 def test_from_file_reads_size_and_hash(tmp_path):

@@ -55,7 +55,7 @@ class ArtifactFormat:
     """One artifact format: the runtime that executes it and the suffixes its files have.
 
     Attributes:
-        name: ``"onnx"``, ``"executorch"`` or ``"torch"`` (``Artifact.format``).
+        name: ``"onnx"``, ``"executorch"``, ``"torch"`` or ``"openvino"`` (``Artifact.format``).
         runtime: The runtime that executes it (``Measurement.runtime``, a quantize backend).
         suffixes: Every suffix a file of this format may have (lower case, with the dot).
         precision_suffixes: ``(precision, suffix)`` pairs: the suffix of a new file of that precision.
@@ -73,8 +73,21 @@ FORMATS: Mapping[str, ArtifactFormat] = {
         ArtifactFormat("onnx", "onnxruntime", (".onnx",), (("fp32", ".onnx"), ("int8", ".int8.onnx"))),
         ArtifactFormat("executorch", "executorch", (".pte",), (("fp32", ".pte"), ("int8", ".int8.pte"))),
         ArtifactFormat("torch", "torch", MODEL_FILE_SUFFIXES, (("fp32", ".pt"),)),
+        # An OpenVINO IR is model.xml plus its weights in model.bin beside it (see companion_files).
+        ArtifactFormat("openvino", "openvino", (".xml",), (("fp32", ".xml"),)),
     )
 }
+
+
+def companion_files(path: str | os.PathLike[str], format: str) -> tuple[Path, ...]:
+    """Every file an artifact is made of: the file itself, and for an OpenVINO IR its ``.bin``.
+
+    Example:
+        >>> companion_files("out/model.xml", "openvino")
+        (PosixPath('out/model.xml'), PosixPath('out/model.bin'))
+    """
+    file = Path(path)
+    return (file, file.with_suffix(".bin")) if format == "openvino" else (file,)
 
 
 def get_format(name: str) -> ArtifactFormat:
@@ -199,7 +212,7 @@ class Measurement(_Frozen):
     written before they existed still load.
 
     Attributes:
-        runtime: ``"onnxruntime"``, ``"executorch"``, ``"torch"``.
+        runtime: ``"onnxruntime"``, ``"executorch"``, ``"torch"``, ``"openvino"``.
         artifact: Path of the artifact file.
         threads: Intra-op threads the runtime used.
         batch_size: Batch size of the timed input.
@@ -214,6 +227,8 @@ class Measurement(_Frozen):
         format: The artifact's format.
         latency_ms_spread: Min and max of the round medians.
         baseline_memory_bytes: Peak RSS of the same process loading nothing (runtime imported).
+        execution_precision: The precision the runtime computed in when it was chosen at run time
+            (OpenVINO: ``"fp32"`` or ``"bf16"``); None where the file's precision decides.
     """
 
     runtime: str
@@ -231,6 +246,7 @@ class Measurement(_Frozen):
     format: str = ""
     latency_ms_spread: tuple[float, float] | None = None
     baseline_memory_bytes: NonNegativeInt | None = None
+    execution_precision: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -262,8 +278,8 @@ class Artifact(_Frozen):
         format: A key of :data:`FORMATS`: ``"onnx"``, ``"executorch"`` (a ``.pte`` program),
             ``"torch"`` (an edgeopt checkpoint or ``.pt2`` program).
         path: Where the file is (relative to the run directory inside results.json).
-        size_bytes: Size of the file on disk.
-        sha256: Hex SHA-256 of the file's bytes.
+        size_bytes: Size of the file on disk (an OpenVINO IR: the ``.xml`` and its ``.bin``).
+        sha256: Hex SHA-256 of the file's bytes (an OpenVINO IR: of the ``.xml`` then the ``.bin``).
         precision: Numeric precision of the weights (``"fp32"``, ``"int8"``).
         input_shape: The example input shape it was exported with (batch first), if known.
         parity: How closely its outputs match the eager model's (set by exporters).
@@ -308,7 +324,7 @@ class Artifact(_Frozen):
             **extra: Any other field: ``parity``, ``metadata``, ``measurements``...
 
         Raises:
-            EdgeoptError: the file does not exist or its format cannot be inferred.
+            EdgeoptError: the file (or an IR's ``.bin``) does not exist, or its format cannot be inferred.
 
         Example:
             >>> Artifact.from_file("model.onnx").format
@@ -317,9 +333,14 @@ class Artifact(_Frozen):
         file = Path(path)
         if not file.is_file():
             raise EdgeoptError(f"artifact {str(file)!r} does not exist", hint="check the path")
+        fmt = format or infer_format(file)
+        files = companion_files(file, fmt)
+        for part in files[1:]:
+            if not part.is_file():
+                raise EdgeoptError(f"{str(file)!r} has no {part.name} beside it", hint="keep a model's files together")
         shape = tuple(int(d) for d in input_shape) if input_shape is not None else None
-        return cls(format=format or infer_format(file), path=file, size_bytes=file.stat().st_size,
-                   sha256=sha256_of(file), precision=precision, input_shape=shape, **extra)
+        return cls(format=fmt, path=file, size_bytes=sum(f.stat().st_size for f in files),
+                   sha256=sha256_of(*files), precision=precision, input_shape=shape, **extra)
 
     def with_measurement(self, measurement: Measurement | Mapping[str, Any]) -> Artifact:
         """A copy with ``measurement`` appended to :attr:`measurements` (a dict is validated first)."""
@@ -339,10 +360,11 @@ class Artifact(_Frozen):
         return self.model_copy(update={"path": relative})
 
 
-def sha256_of(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
+def sha256_of(*paths: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes (of several files': their bytes one after the other), read in chunks."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
+    for path in paths:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                digest.update(chunk)
     return digest.hexdigest()

@@ -31,12 +31,15 @@ if TYPE_CHECKING:
     from edgeopt.artifact import Artifact
     from edgeopt.data import DatasetSplits
 
-FORMATS = ("onnx", "executorch")
+FORMATS = ("onnx", "executorch", "openvino")
+RUNTIMES = ("onnxruntime", "openvino")  # --runtime: what runs .onnx files
+PRECISIONS = ("fp32", "bf16")  # --precision: OpenVINO's execution precision
 
 
 def export(
     model: str = typer.Argument(..., help=MODEL_HELP),
-    output: Path = typer.Option(None, "--output", "-o", help="File to write. Default: <model>.onnx / <model>.pte."),
+    output: Path = typer.Option(None, "--output", "-o",
+                                help="File to write. Default: <model>.onnx / .pte / .xml (+.bin)."),
     format: str = typer.Option("onnx", "--format", "-f", help=f"Artifact format: {', '.join(FORMATS)}."),
     input_size: str = INPUT_SIZE_OPTION,
     model_arg: list[str] = MODEL_ARG_OPTION,
@@ -48,8 +51,9 @@ def export(
 ) -> None:
     """Export a model to an artifact file, checked against the eager model (parity).
 
-    ONNX keeps the batch dimension dynamic; a .pte's input shape is static. The file is written
-    only if it is valid and its outputs in its runtime match the eager model's.
+    ONNX and OpenVINO IR (model.xml + model.bin) keep the batch dimension dynamic; a .pte's input
+    shape is static. The file is written only if it is valid and its outputs in its runtime match
+    the eager model's.
     """
     if format not in FORMATS:
         raise EdgeoptError(f"unknown format {format!r}", hint=suggest(format, FORMATS) or f"use one of {FORMATS}")
@@ -74,7 +78,10 @@ def export(
     from edgeopt.utils.units import format_bytes
 
     shape = "×".join(map(str, artifact.input_shape or ()))
-    detail = f"opset {opset}, input {shape}, batch dynamic" if format == "onnx" else f"XNNPACK, input {shape} (static)"
+    details = {"onnx": f"opset {opset}, input {shape}, batch dynamic",
+               "openvino": f"IR with {artifact.path.with_suffix('.bin').name}, input {shape}, batch dynamic",
+               "executorch": f"XNNPACK, input {shape} (static)"}
+    detail = details[format]
     console.print(
         f"Wrote [bold]{artifact.path}[/] ({artifact.format}, {artifact.precision}, {detail}): "
         f"{format_bytes(artifact.size_bytes)}, sha256 {artifact.sha256[:16]}…",
@@ -87,8 +94,8 @@ def export(
 def bench(
     artifacts: list[Path] = typer.Argument(
         ...,
-        help="Artifacts: .onnx files (ONNX Runtime), .pte programs (ExecuTorch), edgeopt "
-        "checkpoints / .pt2 programs (torch).",
+        help="Artifacts: .onnx files (ONNX Runtime), .pte programs (ExecuTorch), .xml IRs (OpenVINO), "
+        "edgeopt checkpoints / .pt2 programs (torch).",
     ),
     data: str = typer.Option(None, "--data", "-d", help="Dataset for accuracy, e.g. mnist5k (test split)."),
     threads: int = typer.Option(2, "--threads", "-t", help="Intra-op threads for every runtime."),
@@ -110,6 +117,10 @@ def bench(
     gate: bool = typer.Option(False, "--gate", help="Two files, parent then child: is the child measurably faster? "
                               "The latency ratio with a 90% interval over interleaved rounds (keep it or roll back)."),
     rounds: int = typer.Option(9, "--rounds", min=3, help="With --gate: interleaved rounds (one ratio each)."),
+    runtime: str | None = typer.Option(None, "--runtime", help="What runs .onnx files: onnxruntime (default) or "
+                                       "openvino. Other files run in their format's runtime."),
+    precision: str = typer.Option("fp32", "--precision", help="OpenVINO's execution precision: fp32, or bf16 "
+                                  "where the CPU has it (.xml files, or .onnx with --runtime openvino)."),
     trust_code: bool = TRUST_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table."),
 ) -> None:
@@ -125,6 +136,7 @@ def bench(
     from edgeopt.runtime.transform import Bench
 
     _check_bench_options(device, token_file, tls_pin, per_layer, model, data)
+    _check_runtime_options(runtime, precision, device is not None or per_layer or gate)
     config = make_config(Bench, threads=threads, runs=runs, warmup=warmup, batch_size=batch_size, memory=memory)
     files = [Artifact.from_file(path) for path in artifacts]
     shape = parse_input_size(input_size) if input_size is not None else None
@@ -146,7 +158,8 @@ def bench(
                                      warmup=warmup, batch_size=batch_size, input_shape=shape, memory=memory)
     else:
         _check_batch_memory(files, shape, splits, batch_size)
-        measured = config.measure(files, splits, input_shape=shape, trust_code=trust_code)
+        measured = config.measure(files, splits, input_shape=shape, trust_code=trust_code, runtime=runtime,
+                                  precision=precision)
     if as_json:
         print_json([art.measurements[-1].to_dict() for art in measured])
     else:
@@ -190,6 +203,18 @@ def _check_bench_options(device: str | None, token_file: Path | None, tls_pin: s
         raise EdgeoptError("--per-layer times layers and measures no accuracy", hint="drop --data")
     if model is not None and not per_layer:
         raise EdgeoptError("--model names the files' model for --per-layer", hint="add --per-layer, or drop --model")
+
+
+def _check_runtime_options(runtime: str | None, precision: str, elsewhere: bool) -> None:
+    """Refuse an unknown --runtime / --precision, or one given where this machine's bench does not run."""
+    if runtime is not None and runtime not in RUNTIMES:
+        raise EdgeoptError(f"unknown --runtime {runtime!r}",
+                           hint=suggest(runtime, RUNTIMES) or f"use one of {RUNTIMES}")
+    if precision not in PRECISIONS:
+        raise EdgeoptError(f"unknown --precision {precision!r}", hint=f"use one of {', '.join(PRECISIONS)}")
+    if elsewhere and (runtime is not None or precision != "fp32"):
+        raise EdgeoptError("--runtime and --precision go with a plain bench on this machine",
+                           hint="drop them with --device, --per-layer or --gate")
 
 
 def _check_batch_memory(files: list[Artifact], shape: tuple[int, ...] | None, splits: DatasetSplits | None,
@@ -257,7 +282,7 @@ def _table(measured: tuple[Artifact, ...], data: str | None) -> Table:
         table.add_row(
             str(art.path),
             art.format,
-            m.runtime,
+            m.runtime if m.execution_precision in (None, "fp32") else f"{m.runtime} ({m.execution_precision})",
             format_bytes(art.size_bytes),
             f"{m.latency_ms_median:.3f}",
             f"{m.latency_ms_p90:.3f}",

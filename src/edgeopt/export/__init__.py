@@ -10,6 +10,8 @@ Example:
     (857642, 2.1e-07)
     >>> export.executorch(model, torch.zeros(1, 1, 28, 28), "out/model.pte").format
     'executorch'
+    >>> export.openvino(model, torch.zeros(1, 1, 28, 28), "out/model.xml").format   # + out/model.bin
+    'openvino'
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ _EXPORTS: dict[str, str] = {
     "export_onnx": "edgeopt.export.onnx_export",
     "executorch": "edgeopt.export.executorch_export:export_executorch",
     "export_executorch": "edgeopt.export.executorch_export",
+    "openvino": "edgeopt.export.openvino_export:export_openvino",
+    "export_openvino": "edgeopt.export.openvino_export",
     "check_parity": "edgeopt.export.parity",
     "compare_outputs": "edgeopt.export.parity",
     "parity_inputs": "edgeopt.export.parity",
@@ -43,7 +47,9 @@ __all__ = [
     "executorch",
     "export_executorch",
     "export_onnx",
+    "export_openvino",
     "onnx",
+    "openvino",
     "parity_inputs",
 ]
 
@@ -54,6 +60,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
     from edgeopt.artifact import Artifact as Artifact, ParityReport as ParityReport
     from edgeopt.export.executorch_export import export_executorch as executorch, export_executorch as export_executorch
     from edgeopt.export.onnx_export import export_onnx as export_onnx, export_onnx as onnx
+    from edgeopt.export.openvino_export import export_openvino as export_openvino, export_openvino as openvino
     from edgeopt.export.parity import (
         check_parity as check_parity,
         compare_outputs as compare_outputs,

@@ -1,4 +1,4 @@
-"""The export transform: ``Export`` writes the model as ONNX and/or ExecuTorch ``.pte``, parity-checked.
+"""The export transform: ``Export`` writes the model as ONNX, ExecuTorch ``.pte`` and/or OpenVINO IR, parity-checked.
 
 It adds files to its input and makes no new model (a recipe annotates the input candidate).
 
@@ -6,7 +6,7 @@ It adds files to its input and makes no new model (a recipe annotates the input 
 
     - type: export
       input: baseline              # the fp32 reference artifact
-      formats: [onnx, executorch]
+      formats: [onnx, executorch]  # or openvino: model.xml + model.bin
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from torch import nn
 from edgeopt.artifact import Artifact, artifact_suffix
 from edgeopt.transform import Inputs, Result, Transform, register_transform
 
-ExportFormat = Literal["onnx", "executorch"]
+ExportFormat = Literal["onnx", "executorch", "openvino"]
 
 
 def _onnx_only() -> list[ExportFormat]:
@@ -28,7 +28,7 @@ def _onnx_only() -> list[ExportFormat]:
 
 @register_transform
 class Export(Transform):
-    """Export with :func:`edgeopt.export.export_onnx` / :func:`edgeopt.export.export_executorch`."""
+    """Export with :func:`edgeopt.export.export_onnx` / ``export_executorch`` / ``export_openvino``."""
 
     type: Literal["export"] = "export"
     formats: list[ExportFormat] = Field(default_factory=_onnx_only, min_length=1)
@@ -52,7 +52,7 @@ class Export(Transform):
         return Result(artifacts=tuple(self._export(fmt, model, inputs) for fmt in dict.fromkeys(self.formats)))
 
     def _export(self, fmt: ExportFormat, model: nn.Module, inputs: Inputs) -> Artifact:
-        from edgeopt.export import export_executorch, export_onnx
+        from edgeopt.export import export_executorch, export_onnx, export_openvino
 
         path = inputs.path(artifact_suffix(fmt, "fp32"))
         if fmt == "executorch":  # a .pte's input shape is static: the example's
@@ -62,4 +62,6 @@ class Export(Transform):
             from edgeopt.data.sampling import calibration_subset
 
             parity = calibration_subset(inputs.data.test, self.parity_samples, seed=0).tensors[0]
+        if fmt == "openvino":  # through edgeopt's ONNX export at the default opset
+            return export_openvino(model, inputs.example, path, parity_data=parity)
         return export_onnx(model, inputs.example, path, opset=self.opset, parity_data=parity)

@@ -1,7 +1,7 @@
 """Runtimes: run an artifact, and measure it (latency, accuracy, peak memory) where it runs.
 
 Names are imported lazily (PEP 562): ``edgeopt.runtime.timing`` alone does not load ONNX Runtime
-or ExecuTorch. Measuring ``.onnx`` files needs no torch (``bench`` on paths with ``ArrayData`` or
+or ExecuTorch (or OpenVINO). Measuring ``.onnx`` files needs no torch (``bench`` on paths with ``ArrayData`` or
 no data; the ONNX Runtime runner, timing and fresh-process memory import without it).
 
 Example:
@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "peak_memory_of_fresh_process": "edgeopt.runtime.memory",
     "OnnxRuntimeRunner": "edgeopt.runtime.onnxruntime_runner",
     "session_options": "edgeopt.runtime.onnxruntime_runner",
+    "OpenVINORunner": "edgeopt.runtime.openvino_runner",
     "LatencyStats": "edgeopt.runtime.timing",
     "interleaved_latency": "edgeopt.runtime.timing",
     "measure_latency": "edgeopt.runtime.timing",
@@ -53,6 +54,7 @@ __all__ = [
     "LatencyStats",
     "Measurement",
     "OnnxRuntimeRunner",
+    "OpenVINORunner",
     "Runner",
     "TorchRunner",
     "baseline_peak_memory",
@@ -91,6 +93,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
         OnnxRuntimeRunner as OnnxRuntimeRunner,
         session_options as session_options,
     )
+    from edgeopt.runtime.openvino_runner import OpenVINORunner as OpenVINORunner
     from edgeopt.runtime.timing import (
         LatencyStats as LatencyStats,
         interleaved_latency as interleaved_latency,

@@ -16,6 +16,8 @@ Example:
     >>> rows = bench(["out/model.onnx", "runs/demo/model.pt"], data="mnist5k", threads=2)
     >>> [(m.format, round(m.latency_ms_median, 2), m.accuracy) for m in rows]
     [('onnx', 0.41, 0.962), ('torch', 1.12, 0.962)]
+    >>> bench(["out/model.xml"], threads=2, precision="bf16")[0].execution_precision
+    'bf16'
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from edgeopt.data import DatasetSplits
     from edgeopt.runtime.executorch_runner import ExecuTorchRunner
     from edgeopt.runtime.onnxruntime_runner import OnnxRuntimeRunner
+    from edgeopt.runtime.openvino_runner import OpenVINORunner
     from edgeopt.runtime.torch_runner import TorchRunner
 
 DEFAULT_ROUNDS = 5
@@ -58,12 +61,14 @@ def bench(
     rounds: int = DEFAULT_ROUNDS,
     trust_code: bool = False,
     gate_retries: int = DEFAULT_GATE_RETRIES,
+    runtime: str | None = None,
+    precision: str = "fp32",
 ) -> list[Measurement]:
     """Measure each artifact: latency, accuracy (with data) and peak memory (optional).
 
     Args:
         artifacts: :class:`Artifact` s or paths (``.onnx`` runs in ONNX Runtime, ``.pte`` in
-            ExecuTorch; ``.pt``,
+            ExecuTorch, ``.xml`` in OpenVINO; ``.pt``,
             ``.safetensors`` checkpoints and ``.pt2`` programs in eager torch).
         data: A dataset name or :class:`DatasetSplits` (accuracy on its test split), or
             :class:`ArrayData` (accuracy on those arrays); the timed input is the first samples.
@@ -77,6 +82,8 @@ def bench(
         rounds: Interleaved rounds.
         trust_code: Checkpoints whose root is the user's ``module:factory`` may import it.
         gate_retries: How often a block timed in a slow phase is redone (after a pause).
+        runtime: ``"openvino"`` runs ``.onnx`` files in OpenVINO; None: each format's own runtime.
+        precision: OpenVINO's execution precision, ``"fp32"`` or ``"bf16"`` (other runtimes: fp32 only).
 
     Returns:
         One :class:`Measurement` per artifact, in the order given.
@@ -89,7 +96,8 @@ def bench(
         raise EdgeoptError("no artifacts to benchmark", hint="pass one or more .onnx / .pt files")
     arrays = _eval_data(data)
     arts = [a if isinstance(a, Artifact) else Artifact.from_file(a) for a in artifacts]
-    runners = {f"{i}:{art.path}": open_runner(art, threads, trust_code) for i, art in enumerate(arts)}
+    runners = {f"{i}:{art.path}": open_runner(art, threads, trust_code, runtime=runtime, precision=precision)
+               for i, art in enumerate(arts)}
     shapes = {name: _input_shape(art, runners[name], arrays, batch_size, input_shape)
               for name, art in zip(runners, arts, strict=True)}
     inputs = {name: _timing_input(shape, arrays) for name, shape in shapes.items()}
@@ -104,15 +112,34 @@ def bench(
 
 
 def open_runner(
-    artifact: Artifact, threads: int = 2, trust_code: bool = False
-) -> OnnxRuntimeRunner | ExecuTorchRunner | TorchRunner:
-    """The runner for an artifact's format.
+    artifact: Artifact, threads: int = 2, trust_code: bool = False, *, runtime: str | None = None,
+    precision: str = "fp32",
+) -> OnnxRuntimeRunner | ExecuTorchRunner | TorchRunner | OpenVINORunner:
+    """The runner for an artifact's format, or for ``runtime`` where the format runs in several.
+
+    Args:
+        artifact: The file to run.
+        threads: Intra-op threads.
+        trust_code: Checkpoints whose root is the user's ``module:factory`` may import it.
+        runtime: ``"openvino"`` runs an ``.onnx`` file in OpenVINO; None (or the format's own
+            runtime): the format's runtime.
+        precision: Execution precision; ``"bf16"`` only in OpenVINO.
+
+    Raises:
+        EdgeoptError: no runner for the format, or a runtime / precision it cannot run in.
 
     Example:
         >>> open_runner(Artifact.from_file("model.onnx")).runtime
         'onnxruntime'
+        >>> open_runner(Artifact.from_file("model.onnx"), runtime="openvino", precision="bf16").runtime
+        'openvino'
     """
+    chosen = _runtime_for(artifact, runtime, precision)
     # Imported here: each runtime (and torch, for two of them) loads only when a file needs it.
+    if chosen == "openvino":
+        from edgeopt.runtime.openvino_runner import OpenVINORunner
+
+        return OpenVINORunner(artifact.path, threads, precision)
     if artifact.format == "onnx":
         from edgeopt.runtime.onnxruntime_runner import OnnxRuntimeRunner
 
@@ -127,6 +154,21 @@ def open_runner(
         return TorchRunner.from_path(artifact.path, threads, trust_code=trust_code)
     raise EdgeoptError(f"no runner for format {artifact.format!r} ({artifact.path})",
                        hint="benchmark .onnx or .pte files, or edgeopt checkpoints (.pt)")
+
+
+def _runtime_for(artifact: Artifact, runtime: str | None, precision: str) -> str:
+    """The runtime ``artifact`` runs in; refuses pairs no runner executes."""
+    from edgeopt.artifact import FORMATS
+
+    own = FORMATS[artifact.format].runtime if artifact.format in FORMATS else None
+    chosen = runtime or own or ""
+    if chosen not in (own, "openvino") or (chosen == "openvino" and artifact.format not in ("onnx", "openvino")):
+        raise EdgeoptError(f"{str(artifact.path)!r} ({artifact.format}) does not run in {runtime!r}",
+                           hint="--runtime openvino takes .onnx files; other files run in their own runtime")
+    if precision != "fp32" and chosen != "openvino":
+        raise EdgeoptError(f"{chosen} runs {str(artifact.path)!r} in fp32 only, not {precision!r}",
+                           hint="bf16 execution is OpenVINO's: add --runtime openvino (or bench an .xml)")
+    return chosen
 
 
 def _eval_data(data: DatasetSplits | ArrayData | str | os.PathLike[str] | None) -> ArrayData | None:
@@ -197,7 +239,9 @@ def _measurement(
     peak = baseline = None
     if memory:
         trust = bool(getattr(runner, "trust_code", False))
-        peak = peak_memory_of_fresh_process(art.path, runner.runtime, shape, runner.threads, trust_code=trust)
+        precision = getattr(runner, "execution_precision", None) or "fp32"
+        peak = peak_memory_of_fresh_process(art.path, runner.runtime, shape, runner.threads, trust_code=trust,
+                                            precision=precision)
         baseline = baseline_peak_memory(runner.runtime, shape, runner.threads)
     return Measurement(
         runtime=runner.runtime,
@@ -215,4 +259,5 @@ def _measurement(
         format=art.format,
         latency_ms_spread=latency.spread_ms,
         baseline_memory_bytes=baseline,
+        execution_precision=getattr(runner, "execution_precision", None),
     )

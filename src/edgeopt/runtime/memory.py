@@ -37,12 +37,13 @@ from collections.abc import Sequence
 
 from edgeopt.errors import EdgeoptError, suggest
 
-RUNTIMES = ("onnxruntime", "torch", "executorch")
+RUNTIMES = ("onnxruntime", "torch", "executorch", "openvino")
 _TIMEOUT_S = 600
 
 # The child process. Kept to the imports each runtime needs, so the baseline is the runtime and
 # nothing else. argv: runtime, artifact path ("" for the baseline), shape "1,3,224,224", threads,
-# trust ("1": a checkpoint whose root is the user's module:factory may import it).
+# trust ("1": a checkpoint whose root is the user's module:factory may import it), OpenVINO's
+# execution precision ("f32" or "bf16").
 _CHILD = r"""
 import json, resource, sys
 runtime, path, shape, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -62,6 +63,16 @@ if runtime == "onnxruntime":  # options as in onnxruntime_runner.session_options
         options.log_severity_level = 3
         session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         session.run(None, {session.get_inputs()[0].name: x})
+elif runtime == "openvino":  # settings as in openvino_runner.compile_config, static shape
+    import openvino as ov
+    core = ov.Core()
+    if path:
+        model = core.read_model(path)
+        model.reshape({0: list(x.shape)})
+        config = {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
+                  "INFERENCE_PRECISION_HINT": sys.argv[6]}
+        request = core.compile_model(model, "CPU", config).create_infer_request()
+        request.infer({0: x})
 elif runtime == "executorch":  # as in executorch_runner: size the pool, then load
     import warnings
     warnings.simplefilter("ignore")
@@ -96,6 +107,7 @@ def peak_memory_of_fresh_process(
     input_shape: Sequence[int],
     threads: int = 2,
     trust_code: bool = False,
+    precision: str = "fp32",
 ) -> int:
     """Peak RSS (bytes) of a fresh process that loads ``artifact_path`` and runs it once.
 
@@ -106,6 +118,7 @@ def peak_memory_of_fresh_process(
         input_shape: Shape of the input batch, e.g. ``(1, 1, 28, 28)``.
         threads: Intra-op threads, as in the benchmark.
         trust_code: A checkpoint whose root is the user's ``module:factory`` may import it.
+        precision: OpenVINO's execution precision, ``"fp32"`` or ``"bf16"``.
 
     Raises:
         EdgeoptError: unknown runtime, missing file, or the child process failed.
@@ -117,7 +130,7 @@ def peak_memory_of_fresh_process(
     path = os.fspath(artifact_path)
     if not os.path.isfile(path):
         raise EdgeoptError(f"artifact {path!r} does not exist", hint="check the path")
-    return _measure(runtime, os.path.abspath(path), tuple(input_shape), threads, trust_code)
+    return _measure(runtime, os.path.abspath(path), tuple(input_shape), threads, trust_code, precision)
 
 
 def baseline_peak_memory(runtime: str, input_shape: Sequence[int], threads: int = 2) -> int:
@@ -137,14 +150,15 @@ def _cached_baseline(runtime: str, shape: tuple[int, ...], threads: int) -> int:
     return _measure(runtime, "", shape, threads)
 
 
-def _measure(runtime: str, path: str, shape: tuple[int, ...], threads: int, trust_code: bool = False) -> int:
+def _measure(runtime: str, path: str, shape: tuple[int, ...], threads: int, trust_code: bool = False,
+             precision: str = "fp32") -> int:
     if runtime not in RUNTIMES:
         raise EdgeoptError(f"unknown runtime {runtime!r}", hint=suggest(runtime, RUNTIMES) or f"use one of {RUNTIMES}")
     if sys.platform == "win32":
         raise EdgeoptError("peak memory is measured with getrusage, which Windows lacks",
                            hint="benchmark with --no-memory")
     args = [sys.executable, "-c", _CHILD, runtime, path, ",".join(map(str, shape)), str(threads),
-            "1" if trust_code else "0"]
+            "1" if trust_code else "0", "bf16" if precision == "bf16" else "f32"]
     try:
         done = subprocess.run(args, capture_output=True, text=True, timeout=_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired as exc:

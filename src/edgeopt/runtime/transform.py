@@ -50,14 +50,16 @@ class Bench(Transform):
         return Result(artifacts=self.measure(inputs.artifacts, inputs.data))
 
     def measure(self, artifacts: Sequence[Artifact], data: DatasetSplits | None,
-                input_shape: Sequence[int] | None = None, trust_code: bool = False) -> tuple[Artifact, ...]:
+                input_shape: Sequence[int] | None = None, trust_code: bool = False, *,
+                runtime: str | None = None, precision: str = "fp32") -> tuple[Artifact, ...]:
         """``artifacts``, each with the measurement just taken appended (same order).
 
-        ``trust_code`` lets checkpoints whose root is the user's ``module:factory`` import it.
+        ``trust_code`` lets checkpoints whose root is the user's ``module:factory`` import it;
+        ``runtime`` / ``precision`` choose OpenVINO for ``.onnx`` files and its execution precision.
         """
         from edgeopt.runtime.benchmark import bench
 
         measured = bench(list(artifacts), data=data, threads=self.threads, runs=self.runs, warmup=self.warmup,
                          memory=self.memory, rounds=self.rounds, batch_size=self.batch_size,
-                         input_shape=input_shape, trust_code=trust_code)
+                         input_shape=input_shape, trust_code=trust_code, runtime=runtime, precision=precision)
         return tuple(art.with_measurement(m) for art, m in zip(artifacts, measured, strict=True))
