@@ -41,3 +41,18 @@ def test_the_cli_renders_a_search_run_directory(tmp_path: Path):
     assert result.exit_code == 0, result.output
     page = (tmp_path / "report.html").read_text()
     assert "No winner" in page and "Finalists" not in page and "w0.5 r16 d[1,2]" in page
+
+
+def test_baselines_and_the_memory_plot_of_a_bounded_search(tmp_path: Path):
+    baseline = {"source": "runs/mbv1/model.pt", "label": "mbv1-0.25", "cost": {**COST, "peak_sram_int8": 6272},
+                "meets_bounds": False, "fp32": {**FINALIST["fp32"], "accuracy": 88.5},
+                "int8": {**FINALIST["int8"], "accuracy": 87.25, "latency_ms": 0.375}}
+    bounded_front = [{**FRONT["front"][0], "constraints": [-0.5, -0.2]}]
+    trials = [{**t, "peak_sram_int8": 1024 * (i + 1), "weight_bytes_int8": 2048}
+              for i, t in enumerate(FRONT["all_trials"])]
+    (tmp_path / "front.json").write_text(json.dumps({**FRONT, "front": bounded_front, "all_trials": trials,
+                                                     "baselines": [baseline]}))
+    page = write_report(tmp_path).read_text()
+    assert "Baselines" in page and "mbv1-0.25" in page and "87.25%" in page and "0.375 ms" in page
+    assert "6.12 KiB" in page and "missed" in page
+    assert (tmp_path / "plots" / "search-0-memory.png").is_file()

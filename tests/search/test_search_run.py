@@ -113,3 +113,34 @@ def test_finalists_are_measured_on_their_files_and_reload_as_space_net(tiny_conf
     with torch.no_grad():
         reloaded = opened.model.eval()(x).numpy()
     np.testing.assert_allclose(reloaded, measured, rtol=1e-4, atol=1e-4)  # the checkpoint is the file measured
+
+
+@pytest.mark.slow
+def test_baselines_are_measured_beside_the_finalists(tiny_config: SearchConfig, tiny_space: SearchSpace,
+                                                    tmp_path: Path) -> None:
+    from edgeopt.checkpoint import save_checkpoint
+    from edgeopt.models.space_net import build_model
+
+    baseline = save_checkpoint(tmp_path / "baseline.pt", build_model(tiny_space.largest(), tiny_space).eval(),
+                               model_name="space_net", input_size=(1, 1, 16, 16),
+                               model_kwargs={"arch": tiny_space.largest().to_json(),
+                                             "space": tiny_space.model_dump_json()})
+    config = tiny_config.model_copy(update={"top_k": 1, "finetune_epochs": 0, "baselines": (str(baseline),)})
+    outcome = search(config, tmp_path / "run")
+    (row,) = outcome.baselines
+    assert row["label"] == "baseline" and row["cost"]["params"] > 0
+    assert row["int8"]["latency_ms"] > 0 and 0 <= row["int8"]["accuracy"] <= 100
+    assert Path(row["int8"]["path"]).is_file() and Path(row["fp32"]["path"]).is_file()
+    # A baseline is a budget, not part of the study's identity: resuming with another one is allowed.
+    search(config.model_copy(update={"baselines": ()}), tmp_path / "run", resume=True)
+
+
+def test_a_baseline_for_other_data_is_refused(tiny_config: SearchConfig, tmp_path: Path) -> None:
+    from edgeopt.checkpoint import save_checkpoint
+    from edgeopt.models import create_model
+
+    wrong = save_checkpoint(tmp_path / "rgb.pt", create_model("simple_cnn", in_chans=3, num_classes=10),
+                            model_name="simple_cnn", model_kwargs={"in_chans": 3, "num_classes": 10})
+    config = tiny_config.model_copy(update={"trials": 2, "baselines": (str(wrong),)})
+    with pytest.raises(EdgeoptError, match="does not take the search's"):
+        search(config, tmp_path / "run")

@@ -61,6 +61,9 @@ def search(
     sampler: str | None = typer.Option(None, "--sampler", help="tpe (default), nsga2 or random."),
     top_k: int | None = typer.Option(None, "--top-k",
                                      help="Front members fine-tuned, exported, quantized and measured [3]."),
+    baseline: list[str] | None = typer.Option(None, "--baseline",
+                                              help="A trained model (checkpoint) measured beside the finalists "
+                                                   "(repeat)."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of the split, the supernet and the sampler [0]."),
     resume: bool = typer.Option(False, "--resume", help="Continue the search in -o; finished trials are kept."),
     storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL (default sqlite:///OUT/search.db); "
@@ -85,7 +88,8 @@ def search(
              "latency_table": latency_table, "precision": precision,
              "objectives": tuple(objective) if objective else None,
              "device": device, "max_sram_bytes": max_sram, "max_flash_bytes": max_flash,
-             "latency_budget_ms": latency_budget, "sampler": sampler, "top_k": top_k, "seed": seed}
+             "latency_budget_ms": latency_budget, "sampler": sampler, "top_k": top_k, "seed": seed,
+             "baselines": tuple(baseline) if baseline else None}
     options.update({k: v for k, v in flags.items() if v is not None})
     config = make_config(SearchConfig, **options)
     echo = (lambda text: err_console.print(text, highlight=False)) if as_json else \
@@ -155,6 +159,15 @@ def show(outcome: SearchOutcome) -> None:
                              f"{f['fp32']['latency_ms']:.3f}", f"{f['int8']['accuracy']:.2f}",
                              f"{f['int8']['latency_ms']:.3f}", "met" if f["meets_bounds"] else "missed")
         console.print(measured)
+    if outcome.baselines:
+        base = Table(title="Baselines, measured the same way")
+        for column in ("model", "fp32 acc %", "fp32 ms", "int8 acc %", "int8 ms", "bounds"):
+            base.add_column(column)
+        for b in outcome.baselines:
+            base.add_row(b["label"], f"{b['fp32']['accuracy']:.2f}", f"{b['fp32']['latency_ms']:.3f}",
+                         f"{b['int8']['accuracy']:.2f}", f"{b['int8']['latency_ms']:.3f}",
+                         "met" if b["meets_bounds"] else "missed")
+        console.print(base)
     if outcome.winner is not None:
         console.print(f"winner: {outcome.winner['checkpoint']} (any edgeopt command takes it)")
     console.print(f"front.json: {Path(outcome.run_dir) / 'front.json'}")

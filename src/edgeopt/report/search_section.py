@@ -45,6 +45,8 @@ def search_block(front: dict[str, Any], title: str, plot_path: Path) -> Markup:
                                "peak SRAM (int8)", "flash (int8)"],
                               [_front_row(r) for r in front.get("front", [])], numeric_from=2, class_="summary"),
                  class_="scroll")]
+    if any(t.get("peak_sram_int8") is not None for t in front.get("all_trials") or []) and _bounded(front):
+        parts.append(_memory_plot(front, plot_path.with_name(plot_path.stem + "-memory.png")))
     finalists = front.get("finalists") or []
     if finalists:
         parts += [tag("h3", "Finalists (measured on their files; test accuracy)"),
@@ -52,7 +54,44 @@ def search_block(front: dict[str, Any], title: str, plot_path: Path) -> Markup:
                                     "fp32 latency", "int8 file", "peak SRAM (int8)", "bounds", ""],
                                    [_finalist_row(f, front.get("winner")) for f in finalists], numeric_from=2,
                                    class_="summary"), class_="scroll")]
+    baselines = front.get("baselines") or []
+    if baselines:
+        parts += [tag("h3", "Baselines (measured the same way; test accuracy)"),
+                  tag("div", table(["model", "int8 accuracy", "int8 latency", "fp32 accuracy", "fp32 latency",
+                                    "int8 file", "peak SRAM (int8)", "flash (int8)", "bounds"],
+                                   [_baseline_row(b) for b in baselines], numeric_from=1, class_="summary"),
+                      class_="scroll")]
     return join(parts)
+
+
+def _bounded(front: dict[str, Any]) -> bool:
+    """Whether the search had bounds (its rows carry constraint values)."""
+    return any(row.get("constraints") for row in front.get("front") or [])
+
+
+def _baseline_row(row: dict[str, Any]) -> list[object]:
+    int8, fp32, cost = row.get("int8") or {}, row.get("fp32") or {}, row.get("cost") or {}
+    return [row.get("label", "?"), _pct(int8.get("accuracy")), _ms(int8.get("latency_ms")),
+            _pct(fp32.get("accuracy")), _ms(fp32.get("latency_ms")), format_bytes(int8.get("size_bytes")),
+            format_bytes(cost.get("peak_sram_int8")), format_bytes(cost.get("weight_bytes_int8")),
+            "met" if row.get("meets_bounds") else "missed"]
+
+
+def _memory_plot(front: dict[str, Any], path: Path) -> Markup:
+    """Accuracy against int8 peak SRAM: what a microcontroller target trades."""
+    trials = [t for t in front.get("all_trials") or [] if t.get("peak_sram_int8") is not None]
+    fig, ax = new_figure()
+    for feasible, color, label in ((True, "#2ca02c", "within the bounds"), (False, "#d62728", "over a bound")):
+        chosen = [t for t in trials if bool(t.get("feasible")) is feasible]
+        ax.scatter([t["peak_sram_int8"] / 1024 for t in chosen], [t["accuracy"] for t in chosen], s=14, alpha=0.5,
+                   color=color, label=f"trials {label} (val)")
+    ax.set_xlabel("peak SRAM at int8 (KiB)")
+    ax.set_ylabel("accuracy (%)")
+    ax.legend(loc="best")
+    save_png(fig, path)
+    img = Markup(f'<img src="{png_data_uri(path)}" alt="accuracy against peak SRAM">')
+    return tag("figure", img, tag("figcaption", "Validation accuracy of inherited weights against the int8 peak "
+                                  "activation memory each trial needs; red trials break a bound."))
 
 
 def _facts(front: dict[str, Any]) -> Markup:
@@ -80,24 +119,32 @@ def _plot(front: dict[str, Any], path: Path, unit: str) -> Markup:
     ax.set_xlabel(f"latency ({unit}, as searched)")
     ax.set_ylabel("accuracy (%)")
     finalists = [f for f in front.get("finalists") or [] if f.get("int8", {}).get("accuracy") is not None]
+    other = ax
     if finalists:
         # Measured in ms on the file: a second x axis when the search used another unit.
         other = ax if unit == "ms" else ax.twiny()
         other.scatter([f["int8"]["latency_ms"] for f in finalists], [f["int8"]["accuracy"] for f in finalists],
                       marker="D", s=40, color="#1f77b4", label="finalists, int8 file (test)")
-        if other is not ax:
-            other.set_xlabel("int8 file latency (ms, measured)")
-            other.legend(loc="lower right")
-    ax.legend(loc="lower left" if finalists and unit != "ms" else "best")
+    baselines = [b for b in front.get("baselines") or [] if b.get("int8", {}).get("accuracy") is not None]
+    if baselines:
+        other = ax if unit == "ms" else (other if finalists else ax.twiny())
+        other.scatter([b["int8"]["latency_ms"] for b in baselines], [b["int8"]["accuracy"] for b in baselines],
+                      marker="s", s=40, color="#d62728", label="baselines, int8 file (test)")
+    if (finalists or baselines) and other is not ax:
+        other.set_xlabel("int8 file latency (ms, measured)")
+        other.legend(loc="lower right")
+    ax.legend(loc="lower left" if other is not ax else "best")
     save_png(fig, path)
     img = Markup(f'<img src="{png_data_uri(path)}" alt="architecture search front">')
     return tag("figure", img, tag("figcaption", "Validation accuracy of inherited weights against the searched "
-                                  "latency; diamonds: the finalists' int8 files, measured (test accuracy, ms)."))
+                                  "latency; diamonds: the finalists' int8 files, squares: the baselines' int8 "
+                                  "files, measured (test accuracy, ms)."))
 
 
 def _front_row(row: dict[str, Any]) -> list[object]:
     cost = row.get("cost") or {}
-    return [row.get("number", "?"), _label(row), _pct(row.get("accuracy")), _num(row.get("latency")),
+    return [row.get("number", "?"), row.get("label") or _label(row), _pct(row.get("accuracy")),
+            _num(row.get("latency")),
             format_count(cost.get("macs")), format_count(cost.get("params")),
             format_bytes(cost.get("peak_sram_int8")), format_bytes(cost.get("weight_bytes_int8"))]
 

@@ -24,6 +24,10 @@ Direction = Literal["minimize", "maximize"]
 DIRECTIONS: dict[str, Direction] = {"accuracy": "maximize", "latency": "minimize", "memory": "minimize"}
 
 
+# Options a resumed or joining process may change: they do not make trials incomparable.
+_BUDGET_FIELDS = ("trials", "timeout_s", "top_k", "finetune_epochs", "supernet", "baselines")
+
+
 class SearchConfig(BaseModel):
     """Options of an architecture search (docs/search.md has the long version).
 
@@ -57,6 +61,8 @@ class SearchConfig(BaseModel):
         timeout_s: Wall-clock budget of one process's trials (the front so far is kept).
         top_k: Front members fine-tuned, exported, quantized and measured at the end.
         finetune_epochs: Epochs each of them is fine-tuned for.
+        baselines: Trained models (checkpoints, any edgeopt command's output) exported, quantized
+            and measured beside the finalists, on the same data: what the search has to beat.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -84,6 +90,7 @@ class SearchConfig(BaseModel):
     timeout_s: float | None = Field(default=None, gt=0)
     top_k: int = Field(default=3, ge=0, le=50)
     finetune_epochs: int = Field(default=5, ge=0, le=1000)
+    baselines: tuple[str, ...] = Field(default=(), max_length=50)
 
     @model_validator(mode="after")
     def _consistent(self) -> SearchConfig:
@@ -112,17 +119,17 @@ class SearchConfig(BaseModel):
     def identity(self) -> str:
         """A hash of what makes trials comparable: a study refuses processes with another one.
 
-        Budgets (trials, timeout, top_k, fine-tuning) and the supernet's path are left out: a
-        resumed or joining process may change those.
+        Budgets (trials, timeout, top_k, fine-tuning), the baselines and the supernet's path are
+        left out: a resumed or joining process may change those.
         """
-        keep = self.model_dump(mode="json", exclude={"trials", "timeout_s", "top_k", "finetune_epochs", "supernet"})
+        keep = self.model_dump(mode="json", exclude=set(_BUDGET_FIELDS))
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
     def differences(self, other: SearchConfig) -> list[str]:
         """The fields of :meth:`identity` in which ``other`` differs (for the error message)."""
         mine, theirs = self.model_dump(mode="json"), other.model_dump(mode="json")
-        skip = {"trials", "timeout_s", "top_k", "finetune_epochs", "supernet"}
-        return [f"{k}: {theirs[k]!r} (study: {mine[k]!r})" for k in mine if k not in skip and mine[k] != theirs[k]]
+        return [f"{k}: {theirs[k]!r} (study: {mine[k]!r})" for k in mine
+                if k not in _BUDGET_FIELDS and mine[k] != theirs[k]]
 
     def is_code_space(self) -> bool:
         """Whether the space is a define-by-run function (``module:function``)."""

@@ -83,6 +83,41 @@ def finalize_one(candidate: Candidate, row: dict[str, Any], config: SearchConfig
             "constraints": violations, **measured}
 
 
+def measure_baselines(outcome: SearchOutcome, config: SearchConfig, splits: DatasetSplits, root: Path,
+                      say: Callable[[str], None]) -> None:
+    """Export, quantize and measure each baseline like a finalist; set ``outcome.baselines``.
+
+    Raises:
+        EdgeoptError: a baseline that does not open (its own message) or does not take the data.
+    """
+    from edgeopt.loading import open_model
+
+    for index, source in enumerate(config.baselines):
+        say(f"baseline: {source}")
+        opened = open_model(source)
+        model = opened.model.eval()
+        _check_takes(model, splits, source)
+        measured = _measure(model, splits, root / "baselines" / f"{index}-{Path(source).stem}", config)
+        cost = arch_cost(model, splits.input_shape(1))
+        outcome.baselines.append({"source": source, "label": Path(source).stem, "cost": cost.to_dict(),
+                                  "meets_bounds": all(v <= 0 for v in Limits.of(config).violations(
+                                      cost, measured["int8"]["latency_ms"])), **measured})
+
+
+def _check_takes(model: nn.Module, splits: DatasetSplits, source: str) -> None:
+    """Refuse a baseline that cannot run on the search's data or predicts other classes."""
+    from edgeopt.errors import EdgeoptError
+
+    shape = splits.input_shape(1)
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(shape))
+    except RuntimeError as exc:
+        raise EdgeoptError(f"baseline {source!r} does not take the search's {tuple(shape[1:])} images: "
+                           f"{str(exc).splitlines()[0]}", hint="give models trained on the same data") from None
+    splits.check_model_input(splits.in_chans, int(out.shape[-1]))
+
+
 def _fine_tuned(candidate: Candidate, config: SearchConfig, proposer: Proposer, data: DatasetSplits) -> nn.Module:
     from edgeopt.train.config import TrainConfig
     from edgeopt.train.loop import fit

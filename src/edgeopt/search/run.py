@@ -67,7 +67,9 @@ class SearchOutcome:
         finalists: The fine-tuned, exported and measured front members (:mod:`.finalize`).
         winner: The finalist chosen (most accurate int8 artifact that meets every bound).
         interrupted: Whether Ctrl-C or the time budget stopped the trials early.
-        all_trials: Every finished trial's point (number, accuracy, latency, feasible), for plots.
+        all_trials: Every finished trial's point (number, accuracy, latency, feasible, int8 peak
+            SRAM and weight bytes), for plots.
+        baselines: The config's baselines, measured on their files like the finalists.
     """
 
     run_dir: str
@@ -81,6 +83,7 @@ class SearchOutcome:
     winner: dict[str, Any] | None = None
     interrupted: bool = False
     all_trials: list[dict[str, Any]] = field(default_factory=list)
+    baselines: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (``front.json``)."""
@@ -119,6 +122,10 @@ def search(config: SearchConfig, run_dir: str | os.PathLike[str], *, resume: boo
             from edgeopt.search.finalize import finalize_front
 
             finalize_front(outcome, config, proposer, splits, root, say)
+        if finalize and not interrupted and config.baselines:
+            from edgeopt.search.finalize import measure_baselines
+
+            measure_baselines(outcome, config, splits, root, say)
         write_json_atomic(root / FRONT_FILE, outcome.to_dict())
         return outcome
 
@@ -197,7 +204,8 @@ def summarize(study: optuna.Study, config: SearchConfig, root: Path, storage_url
     rows, points, seen, every = [], [], set(), []
     for trial in trials:
         row = evaluation_of(trial)
-        every.append({k: row.get(k) for k in ("number", "accuracy", "latency", "feasible")})
+        every.append({**{k: row.get(k) for k in ("number", "accuracy", "latency", "feasible")},
+                      **{k: row["cost"].get(k) for k in ("peak_sram_int8", "weight_bytes_int8")}})
         key = trial.user_attrs.get("key")
         if not row["feasible"] or key in seen or trial.values is None:
             continue
