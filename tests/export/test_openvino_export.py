@@ -105,3 +105,11 @@ def test_cli_bench_refuses_bad_runtime_options(tmp_path, args, message):
     done = CliRunner().invoke(app, ["bench", str(tmp_path / "x.onnx"), *args])
     assert done.exit_code != 0 and isinstance(done.exception, EdgeoptError)
     assert message in done.exception.message
+
+
+def test_cli_export_refuses_to_replace_a_bin_without_force(tmp_path):
+    (tmp_path / "cnn.bin").write_bytes(b"someone's weights")
+    done = CliRunner().invoke(app, ["export", "simple_cnn", "-a", "in_chans=1", "-i", "1,8,8", "-f", "openvino",
+                                    "-o", str(tmp_path / "cnn.xml")])
+    assert isinstance(done.exception, EdgeoptError) and "file exists" in done.exception.message
+    assert (tmp_path / "cnn.bin").read_bytes() == b"someone's weights" and not (tmp_path / "cnn.xml").exists()

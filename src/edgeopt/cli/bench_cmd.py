@@ -69,6 +69,8 @@ def export(
         )
     config = make_config(Export, formats=[format], opset=opset)
     check_output(path, force=force, inputs=(model, weights), directory=False)
+    if format == "openvino":  # an IR's weights file is written too, and is as much an output
+        check_output(path.with_suffix(".bin"), force=force, inputs=(model, weights), directory=False)
     opened = open_source(model, model_arg=model_arg, weights=weights, trust_code=trust_code, input_size=input_size)
     applied = run_transform(config, opened, path.parent, data=None, name=path.name[: -len(suffix)], checkpoint=path)
     artifact = applied.result.artifacts[0]
