@@ -46,3 +46,11 @@ def test_code_space_search_builds_reloads_and_refuses_untrusted_workers(tmp_path
         join(url, "search", trials=5)
     assert join(url, "search", trials=5, trust_code=True) == 1
     sys.modules.pop("code_space_example", None)
+
+
+def test_code_space_detection_takes_any_text() -> None:
+    from edgeopt.search.candidates import is_code_space
+
+    assert is_code_space(SPACE)
+    assert not is_code_space("mnist") and not is_code_space("spaces/tiny.json")
+    assert not is_code_space('{"name": "tiny", "stages": []}' + " " * 300)  # a whole space as JSON, too long to stat

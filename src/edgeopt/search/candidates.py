@@ -39,7 +39,12 @@ if TYPE_CHECKING:
 
 def is_code_space(name: str) -> bool:
     """Whether ``name`` is ``module:function`` (not a built-in space or an existing file)."""
-    return name not in BUILTIN_SPACES and not Path(name).exists() and bool(FACTORY_RE.match(name))
+    if name in BUILTIN_SPACES or not FACTORY_RE.match(name):  # first: JSON text is no path to stat
+        return False
+    try:
+        return not Path(name).exists()
+    except OSError:  # a name the file system cannot hold is no file
+        return True
 
 
 @dataclass
