@@ -26,7 +26,7 @@ import importlib
 import inspect
 import io
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, Literal
 
@@ -141,14 +141,8 @@ def call_factory(source: str, kwargs: dict[str, Any]) -> nn.Module:
             returns something other than an ``nn.Module``.
     """
     factory = import_factory(source)
-    try:
-        model = factory(**kwargs)
-    except Exception as exc:  # the user's code: any failure is bad input, reported in one line
-        raise EdgeoptError(f"{source!r} failed with {kwargs}: {type(exc).__name__}: {exc}",
-                           hint="check the model options (-a KEY=VALUE)") from exc
-    if not isinstance(model, nn.Module):
-        raise EdgeoptError(f"{source!r} returned {type(model).__name__}, not a torch.nn.Module")
-    return model
+    return built_by_user_code(lambda: factory(**kwargs), f"{source!r}", f"with {kwargs}",
+                              "check the model options (-a KEY=VALUE)")
 
 
 def call_space(source: str, params: dict[str, Any]) -> nn.Module:
@@ -163,13 +157,26 @@ def call_space(source: str, params: dict[str, Any]) -> nn.Module:
     import optuna
 
     function = import_factory(source)
+    return built_by_user_code(lambda: function(optuna.trial.FixedTrial(params)), f"search space {source!r}",
+                              f"for parameters {params}",
+                              "the space's code changed since the search, or it is not deterministic")
+
+
+def built_by_user_code(build: Callable[[], Any], what: str, context: str, hint: str,
+                       returned_hint: str | None = None) -> nn.Module:
+    """Run the user's ``build`` and return the ``nn.Module`` it makes; any failure is one line.
+
+    Raises:
+        EdgeoptError: ``build`` raises (``what failed <context>: ...``, with ``hint``) or returns
+            something other than an ``nn.Module``.
+    """
     try:
-        model = function(optuna.trial.FixedTrial(params))
+        model = build()
     except Exception as exc:  # the user's code: any failure is bad input, reported in one line
-        raise EdgeoptError(f"search space {source!r} failed for parameters {params}: {type(exc).__name__}: {exc}",
-                           hint="the space's code changed since the search, or it is not deterministic") from exc
+        where = f" {context}" if context else ""
+        raise EdgeoptError(f"{what} failed{where}: {type(exc).__name__}: {exc}", hint=hint) from exc
     if not isinstance(model, nn.Module):
-        raise EdgeoptError(f"search space {source!r} returned {type(model).__name__}, not a torch.nn.Module")
+        raise EdgeoptError(f"{what} returned {type(model).__name__}, not a torch.nn.Module", hint=returned_hint)
     return model
 
 

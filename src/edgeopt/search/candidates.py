@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
-from edgeopt.models.root import FACTORY_RE, ModelRoot, call_space, import_factory
+from edgeopt.models.root import FACTORY_RE, ModelRoot, built_by_user_code, call_space, import_factory
 from edgeopt.models.space_net import build_model
 from edgeopt.models.spaces import BUILTIN_SPACES, Arch, SearchSpace
 from edgeopt.search.params import arch_key, suggest_arch
@@ -119,16 +119,9 @@ class CodeSpace:
         Raises:
             EdgeoptError: the function fails or returns something other than a module.
         """
-        from edgeopt.errors import EdgeoptError
-
-        try:
-            model = self.function(trial)
-        except Exception as exc:  # the user's code: any failure is this trial's bad input
-            raise EdgeoptError(f"search space {self.source!r} failed: {type(exc).__name__}: {exc}",
-                               hint="run the function with an optuna trial on its own to debug it") from exc
-        if not isinstance(model, nn.Module):
-            raise EdgeoptError(f"search space {self.source!r} returned {type(model).__name__}, not a torch.nn.Module",
-                               hint="the function takes an Optuna trial and returns the network it suggests")
+        model = built_by_user_code(lambda: self.function(trial), f"search space {self.source!r}", "",
+                                   "run the function with an optuna trial on its own to debug it",
+                                   "the function takes an Optuna trial and returns the network it suggests")
         params = dict(trial.params)
         text = json.dumps(params, sort_keys=True, default=str)
         label = " ".join(f"{k}={v}" for k, v in sorted(params.items()))[:60]
