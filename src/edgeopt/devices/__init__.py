@@ -6,10 +6,12 @@ counted bytes) and is labelled so (``kind = "estimate"``); measured latency come
 
 Example:
     >>> from edgeopt.analysis import profile
-    >>> from edgeopt.devices import get_device, estimate_latency, check_fit
+    >>> from edgeopt.devices import get_device, estimate_latency, check_fit, resolve_target
     >>> p = profile(model, (1, 3, 224, 224))  # doctest: +SKIP
     >>> print(estimate_latency(p, get_device("raspberry-pi-4"), "int8"))  # doctest: +SKIP
     >>> print(check_fit(p, get_device("stm32h743"), "int8"))  # doctest: +SKIP
+    >>> resolve_target("raspberry-pi-4").reduce_range  # the target's CPU decides, not the host's
+    False
 """
 
 from __future__ import annotations
@@ -36,14 +38,18 @@ _EXPORTS: dict[str, str] = {
     "LayerLatency": "edgeopt.devices.latency",
     "onnx_profile": "edgeopt.devices.onnx_cost",
     "CATEGORIES": "edgeopt.devices.schema",
+    "CpuFacts": "edgeopt.devices.schema",
     "Device": "edgeopt.devices.schema",
     "PeakOps": "edgeopt.devices.schema",
     "PRECISIONS": "edgeopt.devices.schema",
+    "Target": "edgeopt.devices.target",
+    "resolve_target": "edgeopt.devices.target",
 }
 
 __all__ = [
     "CATEGORIES",
     "PRECISIONS",
+    "CpuFacts",
     "Device",
     "EnergyEstimate",
     "FitCheck",
@@ -51,6 +57,7 @@ __all__ = [
     "LatencyEstimate",
     "LayerLatency",
     "PeakOps",
+    "Target",
     "builtin_devices",
     "check_fit",
     "estimate_energy",
@@ -61,6 +68,7 @@ __all__ = [
     "onnx_profile",
     "plot_resources",
     "read_device_file",
+    "resolve_target",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
@@ -85,6 +93,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; not executed at run time
     from edgeopt.devices.schema import (
         CATEGORIES as CATEGORIES,
         PRECISIONS as PRECISIONS,
+        CpuFacts as CpuFacts,
         Device as Device,
         PeakOps as PeakOps,
     )
+    from edgeopt.devices.target import Target as Target, resolve_target as resolve_target

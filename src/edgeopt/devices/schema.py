@@ -4,6 +4,9 @@ Every figure carries a citation: ``sources`` maps each numeric field (``peak_gop
 ``ram_bytes``, ...) to where the number comes from. A source starts with ``derived:`` when the
 figure is computed from published ones (the derivation follows), ``assumed:`` when no vendor
 publishes it, and ``measured`` for figures timed on this machine (:func:`measure_host`).
+A device whose CPU runs the runtimes edgeopt optimizes for (ONNX Runtime, OpenVINO, ExecuTorch)
+also has a ``cpu`` block (:class:`CpuFacts`), cited under ``sources["cpu"]``; choices that depend
+on the CPU (7-bit weights, bf16, thread counts) are made from it (:mod:`edgeopt.devices.target`).
 
 Example:
     >>> Device.model_validate({
@@ -36,6 +39,34 @@ PositiveInt = Annotated[int, Field(gt=0)]
 # Fields that hold a figure and therefore need a citation in ``sources``.
 FIGURE_FIELDS = (*(f"peak_gops.{p}" for p in PRECISIONS), "memory_bandwidth_gbs", "ram_bytes",
                  "storage_bytes", "typical_power_w")
+
+# Other keys ``sources`` may cite: ``cpu`` (the :class:`CpuFacts` block, all its facts at once).
+CITED_FIELDS = (*FIGURE_FIELDS, "cpu")
+CpuArch = Literal["x86_64", "arm64", "armv7", "armv7e-m", "xtensa", "riscv64", "riscv32"]
+
+
+class CpuFacts(BaseModel):
+    """The facts about a device's application CPU that decide CPU-dependent artifact choices.
+
+    Attributes:
+        arch: Instruction set as :func:`edgeopt.utils.machine_arch` names it (``"x86_64"``,
+            ``"arm64"``, ``"armv7"``, ``"armv7e-m"``, ``"xtensa"``, ``"riscv64"``, ``"riscv32"``).
+        cores: Physical cores the runtimes can use (all clusters of a big.LITTLE SoC).
+        int8_dot_product: int8 dot-product instructions: x86 AVX-512 VNNI / AVX-VNNI / AMX int8,
+            Arm SDOT/UDOT (FEAT_DotProd). Without them on x86, ONNX Runtime needs 7-bit weights.
+        bf16: native bf16 arithmetic: x86 AVX512_BF16 / AMX_BF16, Arm FEAT_BF16.
+
+    Example:
+        >>> CpuFacts(arch="arm64", cores=4, int8_dot_product=True, bf16=False).cores
+        4
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    arch: CpuArch
+    cores: PositiveInt
+    int8_dot_product: bool
+    bf16: bool
 
 
 class PeakOps(BaseModel):
@@ -78,7 +109,10 @@ class Device(BaseModel):
             the device has none of its own (the model lives on a host).
         typical_power_w: Typical power while working, in watts; ``None`` if unknown.
         notes: Anything a user should know when reading the figures.
-        sources: Citation per figure field (``"peak_gops.int8"``, ``"ram_bytes"``, ...).
+        cpu: The application CPU's facts (:class:`CpuFacts`); ``None`` for devices that run no
+            CPU runtime edgeopt optimizes for (microcontrollers, GPUs, accelerators).
+        sources: Citation per figure field (``"peak_gops.int8"``, ``"ram_bytes"``, ...) and
+            for ``"cpu"`` when the ``cpu`` block is given.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -92,16 +126,20 @@ class Device(BaseModel):
     storage_bytes: PositiveInt | None
     typical_power_w: Positive | None
     notes: str = ""
+    cpu: CpuFacts | None = None
     sources: dict[str, str]
 
     @model_validator(mode="after")
     def _every_figure_is_cited(self) -> Device:
         if not self.supported_precisions():
             raise ValueError("peak_gops: give at least one of fp32, fp16, int8")
-        unknown = sorted(set(self.sources) - set(FIGURE_FIELDS))
+        unknown = sorted(set(self.sources) - set(CITED_FIELDS))
         if unknown:
-            raise ValueError(f"sources: unknown field {unknown[0]!r} (figure fields: "
-                             f"{', '.join(FIGURE_FIELDS)})")
+            raise ValueError(f"sources: unknown field {unknown[0]!r} (cited fields: "
+                             f"{', '.join(CITED_FIELDS)})")
+        if self.cpu is not None and not self.sources.get("cpu", "").strip():
+            raise ValueError("sources: no source for 'cpu' (cite the SoC or core's documentation "
+                             "for its architecture, cores, dot product and bf16)")
         for field in FIGURE_FIELDS:
             if self.figure(field) is not None and not self.sources.get(field, "").strip():
                 raise ValueError(f"sources: no source for {field!r} (cite a datasheet, or "

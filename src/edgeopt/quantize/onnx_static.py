@@ -27,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import os
-import platform
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from edgeopt.export.parity import compare_outputs
 from edgeopt.quantize.calibration import calibration_array, check_method, compute_ranges
 from edgeopt.quantize.onnx_prepare import PreparedOnnx, check_model, prepare_onnx, quiet_ort
 from edgeopt.utils.atomic import atomic_path
+from edgeopt.utils.cpu import host_int8_dot_product, machine_arch, needs_reduce_range
 from edgeopt.utils.modes import preserve_modes
 
 ACTIVATION_TYPES = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
@@ -96,17 +96,15 @@ class QuantOptions:
 def host_needs_reduce_range() -> bool:
     """True on x86 without VNNI, where ORT's u8×s8 int8 kernels can saturate int16 sums.
 
+    Decided for the machine that builds the file (:mod:`edgeopt.utils.cpu`); ``edgeopt optimize``
+    decides from the target instead (``edgeopt.devices.resolve_target(...).reduce_range``).
+
     Example:
         >>> isinstance(host_needs_reduce_range(), bool)
         True
     """
-    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686", "x86"):
-        return False  # ARM's int8 dot products accumulate in int32
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return True  # unknown x86: the safe choice
-    return not any(flag in flags for flag in ("avx512_vnni", "avx_vnni", "amx_int8"))
+    # non-x86 accumulates in int32: False; x86 with unreadable flags has no VNNI known: True
+    return needs_reduce_range(machine_arch(), host_int8_dot_product())
 
 
 def quantize_onnx_static(
