@@ -32,7 +32,7 @@ LAYERS = [
     {"devices", "report"},
     {"latency"},  # per-layer time, latency tables and the predictor: runtime + devices below, search above
     {"pipeline", "search"},  # search/ (architecture search) will be a consumer beside the pipeline
-    {"demo"},
+    {"optimize", "demo"},  # optimize/ uses search's Optuna storage and every technique below
     {"cli", "edgeopt"},  # the command line, and the package's own curated names
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -20,6 +20,7 @@ from edgeopt.cli import (
     fuse_cmd,
     latency_cmd,
     models_cmd,
+    optimize_cmd,
     profile_cmd,
     prune_cmd,
     quantize_cmd,
@@ -64,6 +65,7 @@ app.command("fuse")(fuse_cmd.fuse)
 app.command("quantize")(quantize_cmd.quantize)
 app.command("prune")(prune_cmd.prune)
 app.command("diff")(diff_cmd.diff)
+app.command("optimize")(optimize_cmd.optimize)
 app.add_typer(agent_cmd.agent_app, name="agent")
 app.add_typer(latency_cmd.latency_app, name="latency")
 app.add_typer(search_cmd.search_app, name="search")

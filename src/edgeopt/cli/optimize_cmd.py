@@ -1,0 +1,112 @@
+"""``edgeopt optimize``: a model, data and a budget in; the fastest artifact that keeps the accuracy out.
+
+The API is :func:`edgeopt.optimize.optimize` with :class:`~edgeopt.optimize.OptimizeConfig`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.table import Table
+
+from edgeopt.cli.common import console, err_console, make_config, print_json
+
+if TYPE_CHECKING:
+    from edgeopt.optimize.outcome import OptimizeOutcome
+
+
+def optimize(
+    model: str = typer.Argument(..., help="The trained model: an edgeopt checkpoint, registry name or module:factory."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory (optimize.db, variants/, answer.json, best/)."),
+    data: str = typer.Option("mnist5k", "--data", "-d", help="Dataset the model was trained on (name or path)."),
+    limit: int | None = typer.Option(None, "--limit", help="Keep at most this many samples (quick runs)."),
+    target: str = typer.Option("host", "--target", "-t",
+                               help="host, or a catalog device (edgeopt devices): it decides 7-bit weights, "
+                                    "bf16 and thread counts (default: host)."),
+    max_drop: float = typer.Option(0.5, "--max-drop", help="Accuracy points the artifact may lose, measured on it "
+                                                           "(default: 0.5)."),
+    latency_budget: float | None = typer.Option(None, "--latency-budget", help="The artifact must run within "
+                                                                               "this many ms."),
+    size_budget: int | None = typer.Option(None, "--size-budget", help="The artifact file must be at most this "
+                                                                       "many bytes."),
+    runtime: list[str] | None = typer.Option(None, "--runtime", "-r",
+                                             help="onnxruntime, openvino, executorch (repeat; default: every "
+                                                  "installed one)."),
+    prune_ratio: list[float] | None = typer.Option(None, "--prune-ratio",
+                                                   help="Structured pruning ratios tried (repeat; 0 = not pruned; "
+                                                        "default: 0 0.25 0.5 0.75)."),
+    finetune_epochs: int = typer.Option(3, "--finetune-epochs", help="Fine-tuning epochs after pruning (default: 3)."),
+    no_distill: bool = typer.Option(False, "--no-distill", help="Fine-tune pruned models without distillation."),
+    no_int8: bool = typer.Option(False, "--no-int8", help="Do not try int8."),
+    trials: int = typer.Option(24, "--trials", "-n", help="Trials the study holds when done; the first is the "
+                                                          "baseline (default: 24)."),
+    time_budget: float | None = typer.Option(None, "--time-budget", help="Minutes for the whole run; the best "
+                                                                         "found so far is returned."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split, fine-tuning and the sampler (default: 0)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in -o; finished trials are kept."),
+    storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL (default sqlite:///OUT/"
+                                                               "optimize.db)."),
+    study: str = typer.Option("optimize", "--study", help="Study name in the storage."),
+    trust_code: bool = typer.Option(False, "--trust-code", help="Allow a checkpoint's module:factory to be "
+                                                                "imported."),
+    as_json: bool = typer.Option(False, "--json", help="Print answer.json instead of tables."),
+) -> None:
+    """Find the fastest artifact of MODEL that keeps its accuracy: prune, distill, int8, runtime, threads.
+
+    Every candidate is measured on its file in its runtime; each step is kept only if it is
+    measurably faster than its parent, so the answer is never slower than the baseline.
+    """
+    from edgeopt.optimize.config import OptimizeConfig
+    from edgeopt.optimize.run import optimize as run_optimize
+
+    options = {"model": model, "data": data, "limit": limit, "target": target, "max_drop": max_drop,
+               "latency_budget_ms": latency_budget, "size_budget_bytes": size_budget,
+               "runtimes": tuple(runtime) if runtime else None,
+               "prune_ratios": tuple(prune_ratio) if prune_ratio else None, "finetune_epochs": finetune_epochs,
+               "distill": not no_distill, "quantize": not no_int8, "trials": trials,
+               "time_budget_s": None if time_budget is None else time_budget * 60.0, "seed": seed,
+               "trust_code": trust_code}
+    config = make_config(OptimizeConfig, **{k: v for k, v in options.items() if v is not None})
+    echo = (lambda text: err_console.print(text, highlight=False)) if as_json else \
+        (lambda text: console.print(text, highlight=False))
+    outcome = run_optimize(config, out, resume=resume, storage=storage, study_name=study, echo=echo)
+    if as_json:
+        print_json(outcome.to_dict())
+    else:
+        show(outcome, out)
+    if outcome.interrupted:
+        raise typer.Exit(130)  # Ctrl-C: the shell's convention; every finished trial is kept
+
+
+def show(outcome: OptimizeOutcome, out: Path) -> None:
+    """The answer and the steps as tables."""
+    from edgeopt.utils.units import format_bytes
+
+    if outcome.chosen is None or outcome.reference is None:
+        console.print(f"no answer yet ({outcome.trials} trials in the study); continue with --resume")
+        return
+    answer = Table(title=f"edgeopt optimize: {outcome.trials} trials, target {outcome.target.get('display_name')}")
+    for column in ("", "pipeline", "runs in", "latency ms", "test acc %", "size"):
+        answer.add_column(column, justify="left" if column in ("", "pipeline", "runs in") else "right")
+    for name, row in (("baseline", outcome.reference), ("chosen", outcome.chosen)):
+        latency = row.get("confirmed_ms") or row["latency_ms"]
+        answer.add_row(name, row["pipeline"], row["label"], f"{latency:.4f}", f"{row['accuracy_test']:.2f}",
+                       format_bytes(int(row["size_bytes"])))
+    console.print(answer)
+    if outcome.steps:
+        steps = Table(title="Steps, each gated against the last kept artifact (latency ratio, 90% interval)")
+        for column in ("step", "ratio", "interval", "verdict", ""):
+            steps.add_column(column)
+        for step in outcome.steps:
+            gate = step["gate"]
+            steps.add_row(step["step"], f"{gate['ratio']:.3f}", f"[{gate['low']:.3f}, {gate['high']:.3f}]",
+                          gate["verdict"], "kept" if step["kept"] else "rolled back")
+        console.print(steps)
+    speedup = outcome.speedup
+    console.print(f"speed-up over the baseline's best runtime: {speedup:.2f}×" if speedup else "")
+    for note in outcome.notes:
+        console.print(f"note: {note}", highlight=False)
+    console.print(f"answer: {out / 'answer.json'}; files: {outcome.files.get('artifact')} "
+                  f"(how to run it: {outcome.files.get('deploy')})", highlight=False)

@@ -1,0 +1,128 @@
+"""One trial's pipeline: which model to make (pruned or not, how fine-tuned) and whether int8.
+
+Optuna samples these (define-by-run: importance and rounding exist only when pruning, the
+calibration only for int8). Where and how the files run — runtime, execution precision,
+threads — is not sampled: every such deployment of a trial's files is measured, since timing
+one costs a fraction of a second while making a model costs a fine-tuning.
+
+Example:
+    >>> Choice(0.5, "l1", 8, True, "entropy").label
+    'prune 50% (l1, round 8, distilled) + int8 (entropy)'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import optuna
+
+    from edgeopt.optimize.config import OptimizeConfig
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A trial's pipeline options.
+
+    Attributes:
+        prune_ratio: Structured pruning ratio (0: the baseline's architecture).
+        importance: Channel importance criterion (None when not pruned).
+        round_to: Channel counts rounded to this multiple (None: not rounded).
+        distill: Fine-tuned by distillation from the unpruned baseline (else plain training).
+        calibration: int8 calibration method; None: the float model's files.
+    """
+
+    prune_ratio: float = 0.0
+    importance: str | None = None
+    round_to: int | None = None
+    distill: bool = False
+    calibration: str | None = None
+
+    @property
+    def pruned(self) -> bool:
+        """Whether the model is pruned (and so fine-tuned)."""
+        return self.prune_ratio > 0
+
+    @property
+    def variant_key(self) -> str:
+        """The model this choice needs (files of one model are shared by every trial using it)."""
+        if not self.pruned:
+            return "baseline"
+        text = json.dumps([self.prune_ratio, self.importance, self.round_to, self.distill])
+        return f"prune{round(self.prune_ratio * 100)}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+    @property
+    def model_label(self) -> str:
+        """The model part, for tables (``baseline`` or ``prune 50% (l1, distilled)``)."""
+        if not self.pruned:
+            return "baseline"
+        details = [self.importance or "l1"]
+        if self.round_to:
+            details.append(f"round {self.round_to}")
+        if self.distill:
+            details.append("distilled")
+        return f"prune {self.prune_ratio:.0%} ({', '.join(details)})"
+
+    @property
+    def label(self) -> str:
+        """The whole pipeline, for tables."""
+        return self.model_label + (f" + int8 ({self.calibration})" if self.calibration else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (a trial's user attribute)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Choice:
+        """The inverse of :meth:`to_dict`."""
+        round_to = data.get("round_to")
+        return cls(float(data.get("prune_ratio") or 0.0), data.get("importance"),
+                   None if round_to is None else int(round_to), bool(data.get("distill")), data.get("calibration"))
+
+
+def suggest(trial: optuna.Trial, config: OptimizeConfig) -> Choice:
+    """Sample a :class:`Choice` from ``config``'s space (the same parameter names in every trial)."""
+    ratio = float(trial.suggest_categorical("prune_ratio", list(config.prune_ratios)))
+    importance: str | None = None
+    round_to: int | None = None
+    distill = False
+    if ratio > 0:
+        importance = str(trial.suggest_categorical("importance", list(config.importance)))
+        rounded = trial.suggest_categorical("round_to", list(config.round_to))
+        round_to = None if rounded is None else int(rounded)
+        if config.distill and config.finetune_epochs > 0:
+            distill = bool(trial.suggest_categorical("distill", [False, True]))
+    calibration = None
+    if config.quantize and bool(trial.suggest_categorical("int8", [False, True])):
+        calibration = str(trial.suggest_categorical("calibration", list(config.calibrations)))
+    return Choice(ratio, importance, round_to, distill, calibration)
+
+
+def space_size(config: OptimizeConfig) -> int:
+    """How many distinct choices ``config`` allows (a run stops early when it has tried them all)."""
+    pruned_models = len([r for r in config.prune_ratios if r > 0]) * len(config.importance) * len(config.round_to)
+    if config.distill and config.finetune_epochs > 0:
+        pruned_models *= 2
+    models = pruned_models + (1 if 0.0 in config.prune_ratios else 0)
+    return models * (1 + (len(config.calibrations) if config.quantize else 0))
+
+
+def distinct_choices(trials: list[optuna.trial.FrozenTrial]) -> int:
+    """Distinct choices among finished trials (a sampler may repeat one; the repeat is not measured)."""
+    return len({json.dumps(t.user_attrs.get("choice"), sort_keys=True) for t in trials if "choice" in t.user_attrs})
+
+
+def first_trials(config: OptimizeConfig) -> list[dict[str, Any]]:
+    """Parameters queued before sampling: the baseline as it is, and the baseline in int8.
+
+    The first is the reference every candidate must beat; measuring it first also finds the
+    baseline's fastest runtime, which the gate compares against.
+    """
+    trials: list[dict[str, Any]] = [{"prune_ratio": 0.0}]
+    if config.quantize:
+        trials[0]["int8"] = False
+        trials.append({"prune_ratio": 0.0, "int8": True, "calibration": config.calibrations[0]})
+    return trials

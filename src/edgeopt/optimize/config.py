@@ -1,0 +1,123 @@
+"""What an optimization is: :class:`OptimizeConfig`, the options the CLI and Python share.
+
+The study records its config, so ``--resume`` with other options that make trials incomparable
+(the model, the data, the target, the search space) is refused with the fields named, while
+budgets (trials, time) may change.
+
+Example:
+    >>> config = OptimizeConfig(model="runs/demo/baseline/model.pt", data="mnist5k", max_drop=0.5)
+    >>> config.prune_ratios
+    (0.0, 0.25, 0.5, 0.75)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Runtime = Literal["onnxruntime", "openvino", "executorch"]
+RUNTIMES: tuple[Runtime, ...] = ("onnxruntime", "openvino", "executorch")
+# Options a resumed process may change: they do not make finished trials incomparable.
+_BUDGET_FIELDS = ("trials", "time_budget_s", "gate_rounds", "confirm_top")
+# Calibration methods ONNX Runtime's int8 path takes (edgeopt.quantize.calibration).
+CALIBRATIONS = ("minmax", "percentile", "entropy", "mse")
+
+
+class OptimizeConfig(BaseModel):
+    """Options of ``edgeopt optimize`` (docs/optimize.md has the long version).
+
+    Attributes:
+        model: The trained model: an edgeopt checkpoint, a registry name, ``module:factory``.
+        data: The dataset (built-in name or path) the model was trained on.
+        limit: Keep at most this many samples (stratified), for quick runs.
+        target: ``host`` (this machine, the default) or a catalog device with CPU facts: it
+            decides 7-bit weights, whether bf16 is tried, and the thread counts.
+        max_drop: Accuracy points the chosen artifact may lose against the baseline, measured on
+            the artifact in its runtime (validation split decides; the test split is reported).
+        latency_budget_ms: The artifact must run within this many milliseconds.
+        size_budget_bytes: The artifact file must be at most this large.
+        runtimes: Runtimes tried (those not installed are skipped with a note).
+        prune_ratios: Structured pruning ratios tried (0: not pruned).
+        importance: Channel importance criteria tried when pruning.
+        round_to: Channel counts rounded to a multiple of these (None: not rounded) when pruning.
+        distill: Also try fine-tuning pruned models by distillation from the unpruned one.
+        finetune_epochs: Epochs of fine-tuning after pruning.
+        quantize: Also try int8 (post-training, static, per-channel).
+        calibrations: int8 calibration methods tried.
+        trials: Trials the study holds when done (the first is the baseline itself).
+        time_budget_s: Wall-clock seconds for the whole run; the best found so far is returned.
+        gate_rounds: Interleaved rounds of each keep-or-roll-back comparison (≥ 5).
+        confirm_top: Fastest candidates timed again side by side before the gated chain.
+        seed: Seeds the split, fine-tuning and the sampler.
+        trust_code: A checkpoint whose root is the user's ``module:factory`` may import it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = Field(min_length=1)
+    data: str = Field(default="mnist5k", min_length=1)
+    limit: int | None = Field(default=None, ge=20)
+    target: str = "host"
+    max_drop: float = Field(default=0.5, ge=0, le=100)
+    latency_budget_ms: float | None = Field(default=None, gt=0)
+    size_budget_bytes: int | None = Field(default=None, gt=0)
+    runtimes: tuple[Runtime, ...] = RUNTIMES
+    prune_ratios: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75)
+    importance: tuple[Literal["l1", "l2", "bn_scale", "taylor"], ...] = ("l1", "taylor")
+    round_to: tuple[int | None, ...] = (None, 8)
+    distill: bool = True
+    finetune_epochs: int = Field(default=3, ge=0, le=1000)
+    quantize: bool = True
+    calibrations: tuple[str, ...] = ("minmax", "percentile", "entropy")
+    trials: int = Field(default=24, ge=1, le=10_000)
+    time_budget_s: float | None = Field(default=None, gt=0)
+    gate_rounds: int = Field(default=9, ge=5, le=99)
+    confirm_top: int = Field(default=3, ge=1, le=20)
+    seed: int = 0
+    trust_code: bool = False
+
+    @field_validator("prune_ratios")
+    @classmethod
+    def _ratios(cls, ratios: tuple[float, ...]) -> tuple[float, ...]:
+        if not ratios or any(not 0.0 <= r < 1.0 for r in ratios):
+            raise ValueError(f"prune ratios lie in [0, 1) (0: not pruned), got {list(ratios)}")
+        return tuple(sorted(set(ratios)))
+
+    @field_validator("calibrations")
+    @classmethod
+    def _calibrations(cls, methods: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [m for m in methods if m not in CALIBRATIONS]
+        if unknown or not methods:
+            raise ValueError(f"calibration methods are {', '.join(CALIBRATIONS)}; got {list(methods)}")
+        return methods
+
+    @field_validator("runtimes", "importance", "round_to")
+    @classmethod
+    def _not_empty(cls, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        if not values:
+            raise ValueError("give at least one choice")
+        return tuple(dict.fromkeys(values))
+
+    @model_validator(mode="after")
+    def _something_to_try(self) -> OptimizeConfig:
+        if self.round_to and any(r is not None and r < 1 for r in self.round_to):
+            raise ValueError("round_to values are channel multiples ≥ 1 (or null)")
+        return self
+
+    def identity(self) -> str:
+        """A hash of what makes trials comparable; a resumed study refuses another one."""
+        keep = self.model_dump(mode="json", exclude=set(_BUDGET_FIELDS))
+        return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
+
+    def differences(self, other: OptimizeConfig) -> list[str]:
+        """The fields of :meth:`identity` in which ``other`` differs (for the error message)."""
+        mine, theirs = self.model_dump(mode="json"), other.model_dump(mode="json")
+        return [f"{k}: {theirs[k]!r} (study: {mine[k]!r})" for k in mine
+                if k not in _BUDGET_FIELDS and mine[k] != theirs[k]]
+
+    def to_attr(self) -> dict[str, Any]:
+        """The config as JSON (the study's user attribute, ``optimize.json``)."""
+        return self.model_dump(mode="json")

@@ -1,0 +1,123 @@
+"""The end of a run: the fastest artifact within the bounds, confirmed and gated, never a slower one.
+
+1. **Reference**: the baseline's fp32 file in its fastest runtime and thread count (from the
+   baseline trial): the artifact the user would ship without edgeopt.
+2. **Confirm**: the ``confirm_top`` fastest deployments within every bound (figures from different
+   trials were measured at different moments) are timed again side by side with the reference
+   in one interleaved run; the fastest median wins.
+3. **Gate each step**: from the reference to the winner, each step (the pruned model in fp32, then
+   its int8 or bf16 deployment) is kept only if its file is measurably faster than the last kept
+   one (:mod:`edgeopt.runtime.gate`: interleaved rounds, a distribution-free interval of the
+   latency ratio wholly below 1); a step that is not is rolled back, with its figures. Finally
+   the result is gated against the reference itself: if it is not measurably faster, the
+   reference is the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from edgeopt.errors import EdgeoptError
+from edgeopt.optimize.choices import Choice
+from edgeopt.optimize.deployments import Deployment, open_deployment, timing_input
+from edgeopt.optimize.variants import RunContext
+
+
+def deployment_of(row: dict[str, Any]) -> Deployment:
+    """The :class:`Deployment` a measured row describes."""
+    return Deployment(row["runtime"], row["precision"], int(row["threads"]), row.get("calibration"))
+
+
+def row_key(row: dict[str, Any]) -> tuple[str, str, str, int]:
+    """What makes two rows the same artifact run the same way."""
+    return str(row["file"]), str(row["runtime"]), str(row["precision"]), int(row["threads"])
+
+
+def reference_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The baseline's fp32 file in its fastest runtime and thread count.
+
+    Raises:
+        EdgeoptError: the baseline trial measured nothing in fp32.
+    """
+    own = [r for r in rows if not Choice.from_dict(r["choice"]).pruned and r["precision"] == "fp32"
+           and r.get("latency_ms") is not None]
+    if not own:
+        raise EdgeoptError("the baseline was not measured in fp32 in any runtime",
+                           hint="check that the model exports to ONNX (edgeopt export MODEL)")
+    return min(own, key=lambda r: float(r["latency_ms"]))
+
+
+def confirm(candidates: list[dict[str, Any]], reference: dict[str, Any], context: RunContext,
+            say: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
+    """Time ``candidates`` and the reference side by side; the fastest median and every figure."""
+    from edgeopt.runtime.timing import interleaved_latency
+
+    unique = {row_key(r): r for r in [reference, *candidates]}
+    runners = {_name(r): open_deployment(r["file"], deployment_of(r)) for r in unique.values()}
+    say(f"confirming the {len(runners) - 1} fastest candidates beside the baseline "
+        f"({context.config.gate_rounds} interleaved rounds)")
+    timed = interleaved_latency(runners, timing_input(context), rounds=context.config.gate_rounds,
+                                runs_per_round=20, max_retries=2)
+    figures = {name: {"latency_ms": s.median_ms, "p90_ms": s.p90_ms, "min_ms": s.min_ms} for name, s in timed.items()}
+    best = min(unique.values(), key=lambda r: figures[_name(r)]["latency_ms"])
+    return best, figures
+
+
+def gated_chain(winner: dict[str, Any], reference: dict[str, Any], rows: list[dict[str, Any]],
+                context: RunContext, say: Callable[[str], None]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Walk from the reference to ``winner`` one step at a time, keeping only measured speed-ups.
+
+    Returns:
+        The artifact to ship (a row) and the steps: name, parent and child labels, the gate's
+        figures and verdict, and whether the step was kept.
+    """
+    steps: list[dict[str, Any]] = []
+    kept = reference
+    for name, child in _chain(winner, reference, rows):
+        gate = _gate(kept, child, context)
+        keep = gate.keep
+        steps.append({"step": name, "parent": _name(kept), "child": _name(child), "gate": gate.to_dict(),
+                      "kept": keep})
+        say(f"  {'kept' if keep else 'rolled back'}: {name} — {gate}")
+        if keep:
+            kept = child
+    if kept is not reference and steps and steps[-1]["parent"] != _name(reference):
+        gate = _gate(reference, kept, context)
+        steps.append({"step": "result against the baseline", "parent": _name(reference), "child": _name(kept),
+                      "gate": gate.to_dict(), "kept": gate.keep})
+        say(f"  {'kept' if gate.keep else 'rolled back'}: result against the baseline — {gate}")
+        if not gate.keep:
+            kept = reference
+    return kept, steps
+
+
+def _chain(winner: dict[str, Any], reference: dict[str, Any],
+           rows: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """The intermediate artifacts from the reference to ``winner``, each one step further."""
+    if row_key(winner) == row_key(reference):
+        return []
+    choice = Choice.from_dict(winner["choice"])
+    chain: list[tuple[str, dict[str, Any]]] = []
+    if choice.pruned and winner["precision"] != "fp32":
+        float_rows = [r for r in rows if Choice.from_dict(r["choice"]).variant_key == choice.variant_key
+                      and r["precision"] == "fp32" and r.get("latency_ms") is not None]
+        if float_rows:
+            chain.append((f"{choice.model_label}, fp32", min(float_rows, key=lambda r: float(r["latency_ms"]))))
+    what = {"int8": f"int8 ({winner.get('calibration')})", "bf16": "bf16 execution"}.get(winner["precision"], "fp32")
+    name = f"{choice.model_label} + {what}" if choice.pruned and not chain else what
+    chain.append((f"{name} in {deployment_of(winner).label}", winner))
+    return chain
+
+
+def _gate(parent: dict[str, Any], child: dict[str, Any], context: RunContext) -> Any:
+    from edgeopt.runtime.gate import compare
+
+    sample = timing_input(context)
+    return compare(open_deployment(parent["file"], deployment_of(parent)),
+                   open_deployment(child["file"], deployment_of(child)), sample,
+                   rounds=context.config.gate_rounds, runs_per_round=20, max_retries=2)
+
+
+def _name(row: dict[str, Any]) -> str:
+    return f"trial {row['trial']}: {row['pipeline']} in {deployment_of(row).label}"

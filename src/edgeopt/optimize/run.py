@@ -1,0 +1,297 @@
+"""``optimize()``: a model, data and a budget in; the fastest artifact that keeps the accuracy out.
+
+The run directory holds ``optimize.json`` (options, storage, study), ``optimize.db`` (the default
+SQLite storage of the Optuna study: every finished trial, with every deployment it measured),
+``variants/`` (each model tried and its files), and when the run ends ``answer.json`` and
+``best/``. ``--resume`` continues the study (finished trials are not redone, made files are
+reused); a time budget stops sampling early enough to confirm and gate the best so far.
+
+Example:
+    >>> outcome = optimize(OptimizeConfig(model="runs/demo/baseline/model.pt", data="mnist5k"), "runs/opt")
+    >>> outcome.chosen["label"], round(outcome.speedup, 2)
+    ('onnxruntime int8 ×1', 1.8)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgeopt.errors import EdgeoptError
+from edgeopt.optimize.choices import Choice, distinct_choices, first_trials, space_size
+from edgeopt.optimize.config import RUNTIMES, OptimizeConfig
+from edgeopt.optimize.decide import confirm, gated_chain, reference_row, row_key
+from edgeopt.optimize.outcome import OptimizeOutcome
+from edgeopt.optimize.runtimes import available_runtimes, bf16_here
+from edgeopt.optimize.trial import Reference, TrialObjective, trial_rows
+from edgeopt.optimize.variants import RunContext, make_variant
+from edgeopt.utils.atomic import write_json_atomic
+from edgeopt.utils.run_lock import RunLock
+
+if TYPE_CHECKING:
+    import optuna
+
+MARKER = "optimize.json"
+ANSWER = "answer.json"
+DEFAULT_STUDY = "optimize"
+CONFIG_ATTR, IDENTITY_ATTR, REFERENCE_ATTR = "edgeopt.optimize", "edgeopt.identity", "edgeopt.reference"
+Echo = Callable[[str], None]
+MAX_REPEATS = 30  # trials in a row the sampler may only repeat tried choices before the run stops sampling
+
+
+def optimize(config: OptimizeConfig, run_dir: str | os.PathLike[str], *, resume: bool = False,
+             storage: str | None = None, study_name: str = DEFAULT_STUDY, echo: Echo | None = None) -> OptimizeOutcome:
+    """Run (or resume) an optimization in ``run_dir``; see the module docstring.
+
+    Raises:
+        EdgeoptError: bad options, an unknown target, a runtime asked for that is not installed,
+            a model no exporter takes, a run directory holding another run (without ``resume``),
+            a foreign study, or bounds nothing met (the best found and the failed bound named).
+    """
+    say = echo or (lambda _text: None)
+    started = time.monotonic()
+    root = Path(run_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    with RunLock(root):
+        storage_url, study_name = _prepare(config, root, resume=resume, storage=storage, study_name=study_name)
+        context, runtimes, notes, bf16, threads = _context(config, root, say)
+        study = _study(config, storage_url, study_name, resume=resume)
+        reference = _reference(study, context)
+        objective = TrialObjective(context, reference, runtimes, bf16=bf16, threads=threads,
+                                   on_trial=_progress(say, reference, config))
+        say(f"target: {context.target.display_name}; runtimes {', '.join(runtimes)}; threads "
+            f"{'/'.join(map(str, threads))}; bf16 {'tried' if bf16 else 'not tried'}; baseline accuracy "
+            f"{reference.accuracy_val:.2f}% (val), {reference.accuracy_test:.2f}% (test)")
+        outcome = OptimizeOutcome(target=context.target.to_dict(), notes=notes,
+                                  reference_accuracy=reference.to_dict())
+        outcome.interrupted, outcome.budget_hit, outcome.here = _trials(study, objective, config, started, say)
+        rows = [row for t in _complete(study) for row in trial_rows(t)]
+        outcome.rows, outcome.trials = rows, distinct_choices(_complete(study))
+        if not outcome.interrupted:
+            _decide(outcome, rows, context, say)
+            outcome.files = _publish(outcome, context)
+        outcome.seconds = time.monotonic() - started
+        write_json_atomic(root / ANSWER, outcome.to_dict())
+        return outcome
+
+
+def _context(config: OptimizeConfig, root: Path,
+             say: Echo) -> tuple[RunContext, tuple[str, ...], list[str], bool, tuple[int, ...]]:
+    from edgeopt.data import load_dataset
+    from edgeopt.devices.target import resolve_target
+    from edgeopt.loading import open_model
+
+    target = resolve_target(config.target)
+    runtimes, notes = available_runtimes(config.runtimes, explicit=config.runtimes != RUNTIMES)
+    bf16, note = bf16_here(runtimes, target.bf16, target.name)
+    notes += [note] if note else []
+    if not target.is_host:
+        notes.append(f"latencies are measured on this machine; {target.name} decided reduce_range, bf16 and threads")
+    threads = tuple(target.thread_counts(os.cpu_count() or 1))
+    splits = load_dataset(config.data, seed=config.seed, limit=config.limit)
+    splits.check_split_sizes(val=True)
+    baseline = open_model(config.model, data=splits, trust_code=config.trust_code)
+    baseline.model.eval()
+    return RunContext(config, splits, baseline, target, root, say), runtimes, notes, bf16, threads
+
+
+def _prepare(config: OptimizeConfig, root: Path, *, resume: bool, storage: str | None,
+             study_name: str) -> tuple[str, str]:
+    from edgeopt.search.study import redacted
+
+    marker = root / MARKER
+    if marker.exists() and not resume:
+        raise EdgeoptError(f"{root} already holds an optimization",
+                           hint="continue it with --resume, or give another -o")
+    if resume and marker.exists():
+        recorded = json.loads(marker.read_text())
+        if storage is None and recorded.get("storage") is None and recorded.get("storage_shown"):
+            raise EdgeoptError(f"the run in {root} uses {recorded['storage_shown']}, whose password is not stored",
+                               hint="give the storage URL again with --storage")
+        storage = storage or recorded.get("storage")
+        study_name = recorded.get("study", study_name)
+    url = storage or f"sqlite:///{(root / 'optimize.db').resolve()}"
+    hidden = redacted(url) != url
+    write_json_atomic(marker, {"config": config.to_attr(), "storage": None if hidden else url,
+                               "storage_shown": redacted(url), "study": study_name})
+    return url, study_name
+
+
+def _study(config: OptimizeConfig, url: str, name: str, *, resume: bool) -> optuna.Study:
+    import optuna
+
+    from edgeopt.search.study import open_storage
+    from edgeopt.utils.quiet import no_warnings
+
+    db = open_storage(url)
+    names = {s.study_name for s in db.get_all_studies()}
+    with no_warnings():  # multivariate TPE is "experimental" since Optuna 2.2
+        sampler = optuna.samplers.TPESampler(seed=config.seed, multivariate=True, group=True,
+                                             n_startup_trials=min(8, max(3, config.trials // 4)))
+    if name in names:
+        if not resume:
+            raise EdgeoptError(f"study {name!r} already exists in the storage", hint="add --resume, or --study NAME")
+        study = optuna.load_study(study_name=name, storage=db, sampler=sampler)
+        _check_identity(study, config, name)
+        return study
+    study = optuna.create_study(storage=db, study_name=name, direction="minimize", sampler=sampler)
+    study.set_user_attr(CONFIG_ATTR, config.to_attr())
+    study.set_user_attr(IDENTITY_ATTR, config.identity())
+    for params in first_trials(config):
+        study.enqueue_trial(params)
+    return study
+
+
+def _check_identity(study: optuna.Study, config: OptimizeConfig, name: str) -> None:
+    recorded = study.user_attrs.get(CONFIG_ATTR)
+    if not isinstance(recorded, dict):
+        raise EdgeoptError(f"study {name!r} is not an edgeopt optimization",
+                           hint="name a study `edgeopt optimize` made")
+    if study.user_attrs.get(IDENTITY_ATTR) != config.identity():
+        try:
+            changed = "; ".join(OptimizeConfig.model_validate(recorded).differences(config)[:4])
+        except ValueError:
+            changed = "options this edgeopt does not read"
+        raise EdgeoptError(f"study {name!r} was made with other options: {changed}",
+                           hint="use the study's options, or start a new run directory")
+
+
+def _reference(study: optuna.Study, context: RunContext) -> Reference:
+    """The baseline's accuracy on its fp32 ONNX file in ONNX Runtime (measured once, kept in the study)."""
+    from edgeopt.optimize.deployments import Deployment, open_deployment
+
+    saved = study.user_attrs.get(REFERENCE_ATTR)
+    if isinstance(saved, dict):
+        return Reference(float(saved["accuracy_val"]), float(saved["accuracy_test"]))
+    context.say("baseline: exporting to ONNX and measuring its accuracy on the file")
+    path = make_variant(Choice(), context).file("fp32", "onnxruntime", context)
+    runner = open_deployment(str(path), Deployment("onnxruntime", "fp32", 1))
+    found = Reference(100.0 * runner.accuracy(context.splits.val), 100.0 * runner.accuracy(context.splits.test))
+    study.set_user_attr(REFERENCE_ATTR, found.to_dict())
+    return found
+
+
+def _complete(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    import optuna
+
+    return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+
+
+def _trials(study: optuna.Study, objective: TrialObjective, config: OptimizeConfig, started: float,
+            say: Echo) -> tuple[bool, bool, int]:
+    """Run trials until the study holds ``config.trials`` distinct choices or the budget would be overrun.
+
+    A new trial starts only if the longest trial so far still fits before the budget's reserve
+    (a tenth, at least 20 s, for confirming and gating), so the answer comes within the budget
+    unless a single trial is longer than it. A choice the sampler repeats is not measured again
+    and does not count; the run stops when every choice has been tried or the sampler has only
+    repeated itself for :data:`MAX_REPEATS` trials in a row.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    here, longest, repeats = 0, 0.0, 0
+    budget = config.time_budget_s
+    reserve = max(20.0, 0.1 * budget) if budget else 0.0
+    wanted = min(config.trials, space_size(config))
+    say(f"trials: {distinct_choices(_complete(study))} of {wanted} done"
+        + (f"; time budget {budget / 60:.1f} min" if budget else ""))
+    try:
+        while distinct_choices(_complete(study)) < wanted and repeats < MAX_REPEATS:
+            if budget and time.monotonic() - started + longest > budget - reserve:
+                say(f"time budget: stopping after {here} trials here; choosing among those done")
+                return False, True, here
+            began = time.monotonic()
+            study.optimize(objective, n_trials=1, catch=(EdgeoptError,), gc_after_trial=False)
+            last = study.trials[-1]
+            repeats = repeats + 1 if "duplicate_of" in last.user_attrs else 0
+            if last.state == optuna.trial.TrialState.FAIL:
+                say(f"trial {last.number}: failed — {last.user_attrs.get('fail_reason', 'see the log above')}")
+            elif repeats == 0:
+                here += 1
+                longest = max(longest, time.monotonic() - began)
+    except KeyboardInterrupt:
+        say(f"interrupted: {here} trials finished here; every finished trial is kept (--resume continues)")
+        return True, False, here
+    return False, False, here
+
+
+def _decide(outcome: OptimizeOutcome, rows: list[dict[str, Any]], context: RunContext, say: Echo) -> None:
+    reference = reference_row(rows)
+    feasible = sorted((r for r in rows if r.get("feasible")), key=lambda r: float(r["latency_ms"]))
+    if not feasible:
+        raise _nothing_feasible(rows, context.config)
+    top: list[dict[str, Any]] = []
+    for row in feasible:
+        if row_key(row) not in {row_key(t) for t in top}:
+            top.append(row)
+        if len(top) == context.config.confirm_top:
+            break
+    winner, figures = confirm(top, reference, context, say)
+    outcome.confirmed = figures
+    chosen, outcome.steps = gated_chain(winner, reference, rows, context, say)
+    outcome.reference = {**reference, "confirmed_ms": _confirmed(figures, reference)}
+    outcome.chosen = {**chosen, "confirmed_ms": _confirmed(figures, chosen)}
+
+
+def _confirmed(figures: dict[str, dict[str, float]], row: dict[str, Any]) -> float | None:
+    from edgeopt.optimize.decide import _name
+
+    found = figures.get(_name(row))
+    return None if found is None else found["latency_ms"]
+
+
+def _nothing_feasible(rows: list[dict[str, Any]], config: OptimizeConfig) -> EdgeoptError:
+    from edgeopt.optimize.trial import CONSTRAINT_NAMES
+
+    timed = [r for r in rows if r.get("constraints")]
+    if not timed:
+        return EdgeoptError("no trial measured any artifact", hint="see the failed trials above; --resume retries")
+    closest = min(timed, key=lambda r: max(r["constraints"]))
+    failed = [f"{n} over by {v:.3g}" for n, v in zip(CONSTRAINT_NAMES, closest["constraints"], strict=True) if v > 0]
+    return EdgeoptError(f"no artifact met the bounds; closest: {closest['pipeline']} in {closest['label']} "
+                        f"({closest['latency_ms']:.3f} ms, {closest['accuracy_val']:.2f}% val; {', '.join(failed)})",
+                        hint="loosen --max-drop / --latency-budget / --size-budget, or add trials (--resume)")
+
+
+def _publish(outcome: OptimizeOutcome, context: RunContext) -> dict[str, str]:
+    """Copy the chosen file and its model's checkpoint to ``best/`` with ``deploy.json``."""
+    import shutil
+
+    from edgeopt.checkpoint import save_checkpoint
+
+    chosen = outcome.chosen
+    assert chosen is not None
+    best = context.root / "best"
+    best.mkdir(exist_ok=True)
+    source = Path(chosen["file"])
+    artifact = best / ("model.int8" + source.suffix if chosen["precision"] == "int8" else "model" + source.suffix)
+    shutil.copyfile(source, artifact)
+    variant = make_variant(Choice.from_dict(chosen["choice"]), context)
+    checkpoint = save_checkpoint(best / "model.pt", variant.model, variant.lineage,
+                                 input_size=context.splits.input_shape(1),
+                                 metadata={"optimize": {"pipeline": chosen["pipeline"], "artifact": artifact.name}})
+    deploy = {"artifact": artifact.name, "runtime": chosen["runtime"], "precision": chosen["precision"],
+              "threads": chosen["threads"], "pipeline": chosen["pipeline"], "target": outcome.target,
+              "latency_ms": chosen.get("confirmed_ms") or chosen["latency_ms"],
+              "accuracy_test": chosen.get("accuracy_test"), "size_bytes": chosen.get("size_bytes")}
+    write_json_atomic(best / "deploy.json", deploy)
+    return {"artifact": str(artifact), "checkpoint": str(checkpoint), "deploy": str(best / "deploy.json")}
+
+
+def _progress(say: Echo, reference: Reference, config: OptimizeConfig) -> Callable[[int, Choice, list[dict[str, Any]]],
+                                                                                      None]:
+    def line(number: int, choice: Choice, rows: list[dict[str, Any]]) -> None:
+        timed = [r for r in rows if r.get("latency_ms") is not None]
+        feasible = [r for r in timed if r.get("feasible")]
+        best = min(feasible or timed, key=lambda r: float(r["latency_ms"]))
+        drop = reference.accuracy_val - float(best["accuracy_val"])
+        say(f"trial {number:>3}/{config.trials}: {choice.label:<46} best {best['label']:<24} "
+            f"{best['latency_ms']:8.4f} ms  acc {best['accuracy_val']:5.2f}% ({-drop:+.2f})  "
+            f"{'ok' if feasible else 'over a bound'}")
+
+    return line
