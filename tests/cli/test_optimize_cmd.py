@@ -56,10 +56,6 @@ def test_openvino_asked_for_but_not_installed_names_the_extra(run_cli, tmp_path,
     assert "edgeopt[openvino]" in err
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "optimize.run.optimize calls _prepare (which writes RUN_DIR/optimize.json) before _context resolves the "
-    "target, the runtimes and the model, so a run refused for a typo leaves a directory that 'already holds "
-    "an optimization': the corrected command without --resume is refused"))
 def test_refused_start_does_not_claim_the_run_directory(run_cli, tmp_path):
     out = str(tmp_path / "run")
     code, _, _ = run_cli("optimize", "simple_cnn", "--data", "digits", "-o", out, "--target", "raspbery-pi-4")

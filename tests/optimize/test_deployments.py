@@ -33,20 +33,25 @@ def test_bf16_row_runs_the_fp32_file_in_bf16():
     assert (row.file_precision, row.execution_precision) == ("fp32", "bf16")
 
 
-def test_int8_choice_has_no_bf16_and_executorch_only_with_the_first_calibration():
+def test_calibrated_choice_adds_int8_rows_with_executorch_only_for_the_first_calibration():
+    floats = {("onnxruntime", "fp32"): 1, ("openvino", "fp32"): 1, ("openvino", "bf16"): 1, ("executorch", "fp32"): 1}
     first = deployments_for(Choice(calibration="minmax"), ALL, bf16=True, threads=(1,), first_calibration="minmax")
-    assert kinds(first) == Counter({("onnxruntime", "int8"): 1, ("openvino", "int8"): 1, ("executorch", "int8"): 1})
-    assert {d.runtime: d.calibration for d in first} == {"onnxruntime": "minmax", "openvino": "minmax",
-                                                         "executorch": "pt2e"}
+    assert kinds(first) == Counter({**floats, ("onnxruntime", "int8"): 1, ("openvino", "int8"): 1,
+                                    ("executorch", "int8"): 1})
+    assert {d.runtime: d.calibration for d in first if d.precision == "int8"} == {
+        "onnxruntime": "minmax", "openvino": "minmax", "executorch": "pt2e"}
     other = deployments_for(Choice(calibration="entropy"), ALL, bf16=True, threads=(1,), first_calibration="minmax")
-    assert kinds(other) == Counter({("onnxruntime", "int8"): 1, ("openvino", "int8"): 1})
-    assert {d.calibration for d in other} == {"entropy"}
+    assert kinds(other) == Counter({**floats, ("onnxruntime", "int8"): 1, ("openvino", "int8"): 1})
+    assert {d.calibration for d in other if d.precision == "int8"} == {"entropy"}
+    assert all(d.calibration is None for d in other if d.precision != "int8")
 
 
 def test_every_deployment_is_tried_at_every_thread_count():
     threads = (1, 2, 4)
-    for choice, bf16, per_thread in ((Choice(), True, 4), (Choice(0.5, "l1", calibration="minmax"), True, 3),
-                                     (Choice(calibration="entropy"), False, 2)):
+    # float only: ORT, OV fp32, OV bf16, ET = 4; + int8 with the first calibration: ORT, OV, ET = 7;
+    # without bf16 and another calibration: 3 float + ORT and OV int8 = 5
+    for choice, bf16, per_thread in ((Choice(), True, 4), (Choice(0.5, "l1", calibration="minmax"), True, 7),
+                                     (Choice(calibration="entropy"), False, 5)):
         out = deployments_for(choice, ALL, bf16=bf16, threads=threads, first_calibration="minmax")
         assert len(out) == per_thread * len(threads)
         assert len({d.label for d in out}) == len(out)  # no deployment twice

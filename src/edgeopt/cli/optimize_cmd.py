@@ -101,6 +101,9 @@ def show(outcome: OptimizeOutcome, out: Path) -> None:
             steps.add_column(column)
         for step in outcome.steps:
             gate = step["gate"]
+            if gate is None:  # refused before timing (its accuracy broke a bound)
+                steps.add_row(step["step"], "—", "—", step.get("reason", "—"), "rolled back")
+                continue
             steps.add_row(step["step"], f"{gate['ratio']:.3f}", f"[{gate['low']:.3f}, {gate['high']:.3f}]",
                           gate["verdict"], "kept" if step["kept"] else "rolled back")
         console.print(steps)

@@ -1,12 +1,12 @@
-"""One trial's pipeline: which model to make (pruned or not, how fine-tuned) and whether int8.
+"""One trial's pipeline: which model to make (pruned or not, how fine-tuned) and how int8 calibrates.
 
-Optuna samples these (define-by-run: importance and rounding exist only when pruning, the
-calibration only for int8). Where and how the files run — runtime, execution precision,
-threads — is not sampled: every such deployment of a trial's files is measured, since timing
-one costs a fraction of a second while making a model costs a fine-tuning.
+Optuna samples these (define-by-run: importance and rounding exist only when pruning). Where
+and how the files run — runtime, execution precision (fp32, bf16, int8), threads — is not
+sampled: every such deployment of the trial's model is measured, since timing one costs a
+fraction of a second and an int8 file a few seconds, while making a model costs a fine-tuning.
 
 Example:
-    >>> Choice(0.5, "l1", 8, True, "entropy").label
+    >>> Choice(0.5, "l1", 8, True, "entropy").row_label("int8")
     'prune 50% (l1, round 8, distilled) + int8 (entropy)'
 """
 
@@ -32,7 +32,7 @@ class Choice:
         importance: Channel importance criterion (None when not pruned).
         round_to: Channel counts rounded to this multiple (None: not rounded).
         distill: Fine-tuned by distillation from the unpruned baseline (else plain training).
-        calibration: int8 calibration method; None: the float model's files.
+        calibration: Calibration of the trial's int8 files (None: int8 not tried).
     """
 
     prune_ratio: float = 0.0
@@ -68,8 +68,14 @@ class Choice:
 
     @property
     def label(self) -> str:
-        """The whole pipeline, for tables."""
-        return self.model_label + (f" + int8 ({self.calibration})" if self.calibration else "")
+        """The trial, for progress lines (the model and the int8 calibration it tries)."""
+        return self.model_label + (f"; int8 {self.calibration}" if self.calibration else "")
+
+    def row_label(self, precision: str, calibration: str | None = None) -> str:
+        """The pipeline of one deployment: the model, plus int8 and its calibration for int8 files."""
+        if precision != "int8":
+            return self.model_label
+        return f"{self.model_label} + int8 ({calibration or self.calibration})"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (a trial's user attribute)."""
@@ -95,9 +101,7 @@ def suggest(trial: optuna.Trial, config: OptimizeConfig) -> Choice:
         round_to = None if rounded is None else int(rounded)
         if config.distill and config.finetune_epochs > 0:
             distill = bool(trial.suggest_categorical("distill", [False, True]))
-    calibration = None
-    if config.quantize and bool(trial.suggest_categorical("int8", [False, True])):
-        calibration = str(trial.suggest_categorical("calibration", list(config.calibrations)))
+    calibration = str(trial.suggest_categorical("calibration", list(config.calibrations))) if config.quantize else None
     return Choice(ratio, importance, round_to, distill, calibration)
 
 
@@ -107,7 +111,7 @@ def space_size(config: OptimizeConfig) -> int:
     if config.distill and config.finetune_epochs > 0:
         pruned_models *= 2
     models = pruned_models + (1 if 0.0 in config.prune_ratios else 0)
-    return models * (1 + (len(config.calibrations) if config.quantize else 0))
+    return models * (len(config.calibrations) if config.quantize else 1)
 
 
 def distinct_choices(trials: list[optuna.trial.FrozenTrial]) -> int:
@@ -116,13 +120,12 @@ def distinct_choices(trials: list[optuna.trial.FrozenTrial]) -> int:
 
 
 def first_trials(config: OptimizeConfig) -> list[dict[str, Any]]:
-    """Parameters queued before sampling: the baseline as it is, and the baseline in int8.
+    """Parameters queued before sampling: the baseline (in fp32 and, with the first calibration, int8).
 
-    The first is the reference every candidate must beat; measuring it first also finds the
-    baseline's fastest runtime, which the gate compares against.
+    Its fp32 files are the reference every candidate must beat; measuring it first also finds
+    the baseline's fastest runtime, which the gate compares against.
     """
-    trials: list[dict[str, Any]] = [{"prune_ratio": 0.0}]
+    first: dict[str, Any] = {"prune_ratio": 0.0}
     if config.quantize:
-        trials[0]["int8"] = False
-        trials.append({"prune_ratio": 0.0, "int8": True, "calibration": config.calibrations[0]})
-    return trials
+        first["calibration"] = config.calibrations[0]
+    return [first]

@@ -40,7 +40,8 @@ class OptimizeConfig(BaseModel):
         latency_budget_ms: The artifact must run within this many milliseconds.
         size_budget_bytes: The artifact file must be at most this large.
         runtimes: Runtimes tried (those not installed are skipped with a note).
-        prune_ratios: Structured pruning ratios tried (0: not pruned).
+        prune_ratios: Structured pruning ratios tried; 0 (not pruned) is always added: the
+            baseline is the first trial and the reference every step is gated against.
         importance: Channel importance criteria tried when pruning.
         round_to: Channel counts rounded to a multiple of these (None: not rounded) when pruning.
         distill: Also try fine-tuning pruned models by distillation from the unpruned one.
@@ -82,9 +83,10 @@ class OptimizeConfig(BaseModel):
     @field_validator("prune_ratios")
     @classmethod
     def _ratios(cls, ratios: tuple[float, ...]) -> tuple[float, ...]:
-        if not ratios or any(not 0.0 <= r < 1.0 for r in ratios):
+        if any(not 0.0 <= r < 1.0 for r in ratios):
             raise ValueError(f"prune ratios lie in [0, 1) (0: not pruned), got {list(ratios)}")
-        return tuple(sorted(set(ratios)))
+        # 0 is always among them: the unpruned baseline is the first trial, the reference of every gate.
+        return tuple(sorted({0.0, *ratios}))
 
     @field_validator("calibrations")
     @classmethod

@@ -54,13 +54,13 @@ def confirm(candidates: list[dict[str, Any]], reference: dict[str, Any], context
     from edgeopt.runtime.timing import interleaved_latency
 
     unique = {row_key(r): r for r in [reference, *candidates]}
-    runners = {_name(r): open_deployment(r["file"], deployment_of(r)) for r in unique.values()}
+    runners = {row_name(r): open_deployment(r["file"], deployment_of(r)) for r in unique.values()}
     say(f"confirming the {len(runners) - 1} fastest candidates beside the baseline "
         f"({context.config.gate_rounds} interleaved rounds)")
     timed = interleaved_latency(runners, timing_input(context), rounds=context.config.gate_rounds,
                                 runs_per_round=20, max_retries=2)
     figures = {name: {"latency_ms": s.median_ms, "p90_ms": s.p90_ms, "min_ms": s.min_ms} for name, s in timed.items()}
-    best = min(unique.values(), key=lambda r: figures[_name(r)]["latency_ms"])
+    best = min(unique.values(), key=lambda r: figures[row_name(r)]["latency_ms"])
     return best, figures
 
 
@@ -77,19 +77,41 @@ def gated_chain(winner: dict[str, Any], reference: dict[str, Any], rows: list[di
     for name, child in _chain(winner, reference, rows):
         gate = _gate(kept, child, context)
         keep = gate.keep
-        steps.append({"step": name, "parent": _name(kept), "child": _name(child), "gate": gate.to_dict(),
+        steps.append({"step": name, "parent": row_name(kept), "child": row_name(child), "gate": gate.to_dict(),
                       "kept": keep})
         say(f"  {'kept' if keep else 'rolled back'}: {name} — {gate}")
         if keep:
             kept = child
-    if kept is not reference and steps and steps[-1]["parent"] != _name(reference):
+    if kept is not reference and steps and steps[-1]["parent"] != row_name(reference):
         gate = _gate(reference, kept, context)
-        steps.append({"step": "result against the baseline", "parent": _name(reference), "child": _name(kept),
+        steps.append({"step": "result against the baseline", "parent": row_name(reference), "child": row_name(kept),
                       "gate": gate.to_dict(), "kept": gate.keep})
         say(f"  {'kept' if gate.keep else 'rolled back'}: result against the baseline — {gate}")
         if not gate.keep:
             kept = reference
     return kept, steps
+
+
+def fallback_step(kept: dict[str, Any], steps: list[dict[str, Any]], context: RunContext,
+                  within_bounds: Callable[[dict[str, Any]], bool], say: Callable[[str], None]) -> dict[str, Any]:
+    """Try :mod:`~edgeopt.optimize.layer_fallback` on the kept artifact; keep it only if in bounds and faster."""
+    from edgeopt.optimize.layer_fallback import fallback_row
+
+    new, why = fallback_row(kept, context)
+    if new is None:
+        say(f"  per-layer float fallback: not tried — {why}")
+        return kept
+    name = f"per-layer float fallback ({why})"
+    if not within_bounds(new):
+        say(f"  rolled back: {name} — its accuracy breaks the bound")
+        steps.append({"step": name, "parent": row_name(kept), "child": row_name(new), "gate": None, "kept": False,
+                      "reason": "accuracy out of bounds"})
+        return kept
+    gate = _gate(kept, new, context)
+    steps.append({"step": name, "parent": row_name(kept), "child": row_name(new), "gate": gate.to_dict(),
+                  "kept": gate.keep})
+    say(f"  {'kept' if gate.keep else 'rolled back'}: {name} — {gate}")
+    return new if gate.keep else kept
 
 
 def _chain(winner: dict[str, Any], reference: dict[str, Any],
@@ -119,5 +141,6 @@ def _gate(parent: dict[str, Any], child: dict[str, Any], context: RunContext) ->
                    rounds=context.config.gate_rounds, runs_per_round=20, max_retries=2)
 
 
-def _name(row: dict[str, Any]) -> str:
+def row_name(row: dict[str, Any]) -> str:
+    """How a row is named in steps and confirmation figures (``trial 3: prune 50% (l1) in onnxruntime fp32 ×1``)."""
     return f"trial {row['trial']}: {row['pipeline']} in {deployment_of(row).label}"

@@ -6,8 +6,8 @@ probes), and accuracy is measured on each file in each runtime and precision tha
 (threads cannot), on the validation split (which decides) and the test split (which is reported).
 
 Example:
-    >>> [d.label for d in deployments_for(Choice(), ("onnxruntime",), bf16=False, threads=(1, 2))]
-    ['onnxruntime fp32 ×1', 'onnxruntime fp32 ×2']
+    >>> [d.label for d in deployments_for(Choice(calibration="minmax"), ("onnxruntime",), bf16=False, threads=(1,))]
+    ['onnxruntime fp32 ×1', 'onnxruntime int8 ×1']
 """
 
 from __future__ import annotations
@@ -67,17 +67,19 @@ class Deployment:
 
 def deployments_for(choice: Choice, runtimes: tuple[str, ...], *, bf16: bool, threads: tuple[int, ...],
                     first_calibration: str = "minmax") -> list[Deployment]:
-    """Every deployment of ``choice``'s files in ``runtimes`` at each thread count.
+    """Every deployment of ``choice``'s model in ``runtimes`` at each thread count.
 
-    ExecuTorch's int8 file is made by PT2E with its own observers, so it is tried once per
-    model: in the trials with ``first_calibration`` (the baseline's int8 trial among them).
+    The fp32 file in every runtime (and in bf16 in OpenVINO with ``bf16``); with a calibration,
+    the int8 files too. ExecuTorch's int8 file is made by PT2E with its own observers, so it is
+    tried in the trials with ``first_calibration`` only (the baseline's first trial among them).
     """
     out: list[Deployment] = []
     for runtime in runtimes:
+        precisions = ["fp32", "bf16"] if runtime == "openvino" and bf16 else ["fp32"]
+        out += [Deployment(runtime, p, t) for p in precisions for t in threads]
         if choice.calibration is None:
-            precisions = ["fp32", "bf16"] if runtime == "openvino" and bf16 else ["fp32"]
-            out += [Deployment(runtime, p, t) for p in precisions for t in threads]
-        elif runtime != "executorch":
+            continue
+        if runtime != "executorch":
             out += [Deployment(runtime, "int8", t, choice.calibration) for t in threads]
         elif choice.calibration == first_calibration:
             out += [Deployment(runtime, "int8", t, "pt2e") for t in threads]
@@ -104,7 +106,7 @@ def measure(variant: Variant, choice: Choice, deployments: list[Deployment], con
         row: dict[str, Any] = {**d.to_dict(), "label": d.label}
         rows[d.label] = row
         try:
-            path = variant.file(d.file_precision, d.runtime, context, choice.calibration)
+            path = variant.file(d.file_precision, d.runtime, context, d.calibration)
             row.update(file=str(path), size_bytes=path.stat().st_size)
             runners[d.label] = _runner(path, d)
             key = (str(path), d.runtime, d.execution_precision)

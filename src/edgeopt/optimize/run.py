@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 from edgeopt.errors import EdgeoptError
 from edgeopt.optimize.choices import Choice, distinct_choices, first_trials, space_size
 from edgeopt.optimize.config import RUNTIMES, OptimizeConfig
-from edgeopt.optimize.decide import confirm, gated_chain, reference_row, row_key
+from edgeopt.optimize.decide import confirm, fallback_step, gated_chain, reference_row, row_key, row_name
 from edgeopt.optimize.outcome import OptimizeOutcome
 from edgeopt.optimize.runtimes import available_runtimes, bf16_here
-from edgeopt.optimize.trial import Reference, TrialObjective, trial_rows
+from edgeopt.optimize.trial import Reference, TrialObjective, trial_rows, violations
 from edgeopt.optimize.variants import RunContext, make_variant
 from edgeopt.utils.atomic import write_json_atomic
 from edgeopt.utils.run_lock import RunLock
@@ -60,6 +60,7 @@ def optimize(config: OptimizeConfig, run_dir: str | os.PathLike[str], *, resume:
         storage_url, study_name = _prepare(config, root, resume=resume, storage=storage, study_name=study_name)
         context, runtimes, notes, bf16, threads = _context(config, root, say)
         study = _study(config, storage_url, study_name, resume=resume)
+        _claim(root, config, storage_url, study_name)  # only now: a refused start leaves the directory as it was
         reference = _reference(study, context)
         objective = TrialObjective(context, reference, runtimes, bf16=bf16, threads=threads,
                                    on_trial=_progress(say, reference, config))
@@ -72,10 +73,15 @@ def optimize(config: OptimizeConfig, run_dir: str | os.PathLike[str], *, resume:
         rows = [row for t in _complete(study) for row in trial_rows(t)]
         outcome.rows, outcome.trials = rows, distinct_choices(_complete(study))
         if not outcome.interrupted:
-            _decide(outcome, rows, context, say)
+            _decide(outcome, rows, context, reference, say)
             outcome.files = _publish(outcome, context)
         outcome.seconds = time.monotonic() - started
         write_json_atomic(root / ANSWER, outcome.to_dict())
+        if outcome.chosen is not None:  # the report reads answer.json; then the answer names the report
+            from edgeopt.report.html import write_report
+
+            outcome.files["report"] = str(write_report(root))
+            write_json_atomic(root / ANSWER, outcome.to_dict())
         return outcome
 
 
@@ -114,11 +120,16 @@ def _prepare(config: OptimizeConfig, root: Path, *, resume: bool, storage: str |
                                hint="give the storage URL again with --storage")
         storage = storage or recorded.get("storage")
         study_name = recorded.get("study", study_name)
-    url = storage or f"sqlite:///{(root / 'optimize.db').resolve()}"
+    return storage or f"sqlite:///{(root / 'optimize.db').resolve()}", study_name
+
+
+def _claim(root: Path, config: OptimizeConfig, url: str, study_name: str) -> None:
+    """Record the run's options and storage (never a password) in ``optimize.json``."""
+    from edgeopt.search.study import redacted
+
     hidden = redacted(url) != url
-    write_json_atomic(marker, {"config": config.to_attr(), "storage": None if hidden else url,
-                               "storage_shown": redacted(url), "study": study_name})
-    return url, study_name
+    write_json_atomic(root / MARKER, {"config": config.to_attr(), "storage": None if hidden else url,
+                                      "storage_shown": redacted(url), "study": study_name})
 
 
 def _study(config: OptimizeConfig, url: str, name: str, *, resume: bool) -> optuna.Study:
@@ -127,6 +138,7 @@ def _study(config: OptimizeConfig, url: str, name: str, *, resume: bool) -> optu
     from edgeopt.search.study import open_storage
     from edgeopt.utils.quiet import no_warnings
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" line on stderr
     db = open_storage(url)
     names = {s.study_name for s in db.get_all_studies()}
     with no_warnings():  # multivariate TPE is "experimental" since Optuna 2.2
@@ -193,7 +205,6 @@ def _trials(study: optuna.Study, objective: TrialObjective, config: OptimizeConf
     """
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     here, longest, repeats = 0, 0.0, 0
     budget = config.time_budget_s
     reserve = max(20.0, 0.1 * budget) if budget else 0.0
@@ -220,7 +231,8 @@ def _trials(study: optuna.Study, objective: TrialObjective, config: OptimizeConf
     return False, False, here
 
 
-def _decide(outcome: OptimizeOutcome, rows: list[dict[str, Any]], context: RunContext, say: Echo) -> None:
+def _decide(outcome: OptimizeOutcome, rows: list[dict[str, Any]], context: RunContext, accuracy: Reference,
+            say: Echo) -> None:
     reference = reference_row(rows)
     feasible = sorted((r for r in rows if r.get("feasible")), key=lambda r: float(r["latency_ms"]))
     if not feasible:
@@ -234,14 +246,14 @@ def _decide(outcome: OptimizeOutcome, rows: list[dict[str, Any]], context: RunCo
     winner, figures = confirm(top, reference, context, say)
     outcome.confirmed = figures
     chosen, outcome.steps = gated_chain(winner, reference, rows, context, say)
+    chosen = fallback_step(chosen, outcome.steps, context,
+                           lambda row: all(v <= 0 for v in violations(row, accuracy, context)), say)
     outcome.reference = {**reference, "confirmed_ms": _confirmed(figures, reference)}
     outcome.chosen = {**chosen, "confirmed_ms": _confirmed(figures, chosen)}
 
 
 def _confirmed(figures: dict[str, dict[str, float]], row: dict[str, Any]) -> float | None:
-    from edgeopt.optimize.decide import _name
-
-    found = figures.get(_name(row))
+    found = figures.get(row_name(row))
     return None if found is None else found["latency_ms"]
 
 
@@ -267,7 +279,9 @@ def _publish(outcome: OptimizeOutcome, context: RunContext) -> dict[str, str]:
     chosen = outcome.chosen
     assert chosen is not None
     best = context.root / "best"
-    best.mkdir(exist_ok=True)
+    if best.exists():  # a resumed run may choose another file: no stale artifact beside the new one
+        shutil.rmtree(best)
+    best.mkdir()
     source = Path(chosen["file"])
     artifact = best / ("model.int8" + source.suffix if chosen["precision"] == "int8" else "model" + source.suffix)
     shutil.copyfile(source, artifact)

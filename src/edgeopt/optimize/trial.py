@@ -113,5 +113,6 @@ def trial_rows(trial: optuna.trial.FrozenTrial) -> list[dict[str, Any]]:
     if "duplicate_of" in trial.user_attrs:
         return []  # its rows are the earlier trial's
     rows = trial.user_attrs.get(ROWS_ATTR, [])
-    return [{**row, "trial": trial.number, "choice": choice.to_dict(), "pipeline": choice.label}
+    return [{**row, "trial": trial.number, "choice": choice.to_dict(),
+             "pipeline": choice.row_label(str(row.get("precision")), row.get("calibration"))}
             for row in rows if isinstance(row, dict)]

@@ -90,7 +90,7 @@ class Variant:
 
         path = self.directory / f"model.int8-{calibration}.onnx"
         if not path.exists():
-            ptq(self.model, _calibration(context), backend="onnxruntime", path=path, calibration=calibration,
+            ptq(self.model, calibration_samples(context), backend="onnxruntime", path=path, calibration=calibration,
                 example_input=context.example, reduce_range=context.target.reduce_range)
         return path
 
@@ -102,7 +102,8 @@ class Variant:
         if path.exists():
             return path
         if precision == "int8":
-            ptq(self.model, _calibration(context), backend="executorch", path=path, example_input=context.example)
+            ptq(self.model, calibration_samples(context), backend="executorch", path=path,
+                example_input=context.example)
         else:
             export_executorch(self.model, context.example, path, parity_data=_parity_inputs(context))
         return path
@@ -152,7 +153,8 @@ def _pruned_and_tuned(choice: Choice, context: RunContext) -> tuple[nn.Module, L
     return model.eval(), lineage
 
 
-def _calibration(context: RunContext) -> Any:
+def calibration_samples(context: RunContext) -> Any:
+    """The class-balanced training samples every int8 file of the run is calibrated on."""
     from edgeopt.data.sampling import calibration_subset
 
     return calibration_subset(context.splits.train, CALIBRATION_SAMPLES, seed=context.config.seed)

@@ -3,7 +3,8 @@
 ``write_report(run_dir)`` reads ``results.json``, renders the plots into ``RUN_DIR/plots/`` and
 writes ``RUN_DIR/report.html``. The page works offline and can be mailed as a single file. A
 search's ``front.json`` (its own run directory, or a recipe's search step) adds its section
-(:mod:`edgeopt.report.search_section`); a search run directory alone gets a page of just that.
+(:mod:`edgeopt.report.search_section`); a search run directory alone gets a page of just that, and
+an `edgeopt optimize` run directory (its `answer.json`) one of :mod:`edgeopt.report.optimize_section`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from edgeopt.report.figure import Plot
 from edgeopt.report.layer_time import layer_time_section
 from edgeopt.report.markup import Markup, esc, join, png_data_uri, tag
+from edgeopt.report.optimize_section import has_answer, optimize_section
 from edgeopt.report.plots import make_plots
 from edgeopt.report.quantization_section import has_quantized, quantization_sections
 from edgeopt.report.schema import RunResults
@@ -39,7 +41,10 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """
     run = Path(run_dir)
     target = Path(out) if out is not None else run / REPORT_FILE
-    if not (run / "results.json").is_file() and find_fronts(run):  # an `edgeopt search` run directory
+    if not (run / "results.json").is_file() and has_answer(run):  # an `edgeopt optimize` run directory
+        title = "edgeopt report: optimize"
+        page = _page(title, join([tag("h1", title), optimize_section(run, run / PLOTS_DIR)]))
+    elif not (run / "results.json").is_file() and find_fronts(run):  # an `edgeopt search` run directory
         title = "edgeopt report: architecture search"
         page = _page(title, join([tag("h1", title), search_sections(run, run / PLOTS_DIR)]))
     else:
