@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 
-import pytest
 from typer.testing import CliRunner
 
 from edgeopt.cli.entry import app

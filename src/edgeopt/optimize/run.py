@@ -107,7 +107,6 @@ def _context(config: OptimizeConfig, root: Path,
 
 def _prepare(config: OptimizeConfig, root: Path, *, resume: bool, storage: str | None,
              study_name: str) -> tuple[str, str]:
-    from edgeopt.search.study import redacted
 
     marker = root / MARKER
     if marker.exists() and not resume:
