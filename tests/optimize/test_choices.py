@@ -111,15 +111,22 @@ def test_space_size_matches_a_hand_count_and_the_enumeration(options, by_hand):
     assert distinct_by_enumeration(cfg) == by_hand
 
 
-def test_first_trial_is_the_baseline_with_the_first_calibration():
-    cfg = config(calibrations=("entropy", "minmax"))
+def test_first_trials_are_the_baseline_then_a_ladder_of_ratios():
+    cfg = config(calibrations=("entropy", "minmax"), prune_ratios=(0.5, 0.25))
     first = first_trials(cfg)
-    assert first == [{"prune_ratio": 0.0, "calibration": "entropy"}]
-    assert [suggest(FixedTrial(p), cfg) for p in first] == [Choice(calibration="entropy")]
+    assert first[0] == {"prune_ratio": 0.0, "calibration": "entropy"}
+    assert [suggest(FixedTrial(p), cfg) for p in first] == [
+        Choice(calibration="entropy"), Choice(0.25, "l1", None, True, "entropy"), Choice(0.5, "l1", None, True, "entropy")]
+
+
+def test_ladder_without_distillation_does_not_ask_for_it():
+    cfg = config(distill=False)
+    assert all("distill" not in p for p in first_trials(cfg))
+    assert [suggest(FixedTrial(p), cfg) for p in first_trials(cfg)][1] == Choice(0.5, "l1", None, False, "minmax")
 
 
 def test_first_trial_without_quantize_is_the_float_baseline_only():
-    cfg = config(quantize=False)
+    cfg = config(quantize=False, prune_ratios=(0.0,))
     assert first_trials(cfg) == [{"prune_ratio": 0.0}]
     assert suggest(FixedTrial(first_trials(cfg)[0]), cfg) == Choice()
 

@@ -120,12 +120,19 @@ def distinct_choices(trials: list[optuna.trial.FrozenTrial]) -> int:
 
 
 def first_trials(config: OptimizeConfig) -> list[dict[str, Any]]:
-    """Parameters queued before sampling: the baseline (in fp32 and, with the first calibration, int8).
+    """Parameters queued before sampling: the baseline, then one model per pruning ratio, mildest first.
 
-    Its fp32 files are the reference every candidate must beat; measuring it first also finds
-    the baseline's fastest runtime, which the gate compares against.
+    The baseline's fp32 files are the reference every candidate must beat; measuring it first
+    also finds its fastest runtime. The ladder of ratios (first importance and rounding,
+    distilled where allowed) maps how accuracy and latency fall with pruning before the sampler
+    takes over, so a short budget still sees the whole range rather than a random corner.
     """
-    first: dict[str, Any] = {"prune_ratio": 0.0}
-    if config.quantize:
-        first["calibration"] = config.calibrations[0]
-    return [first]
+    calibration = {"calibration": config.calibrations[0]} if config.quantize else {}
+    trials: list[dict[str, Any]] = [{"prune_ratio": 0.0, **calibration}]
+    for ratio in (r for r in config.prune_ratios if r > 0):
+        rung: dict[str, Any] = {"prune_ratio": ratio, "importance": config.importance[0],
+                                "round_to": config.round_to[0], **calibration}
+        if config.distill and config.finetune_epochs > 0:
+            rung["distill"] = True
+        trials.append(rung)
+    return trials
