@@ -116,7 +116,8 @@ def test_first_trials_are_the_baseline_then_a_ladder_of_ratios():
     first = first_trials(cfg)
     assert first[0] == {"prune_ratio": 0.0, "calibration": "entropy"}
     assert [suggest(FixedTrial(p), cfg) for p in first] == [
-        Choice(calibration="entropy"), Choice(0.25, "l1", None, True, "entropy"), Choice(0.5, "l1", None, True, "entropy")]
+        Choice(calibration="entropy"), Choice(0.25, "l1", None, True, "entropy"),
+        Choice(0.5, "l1", None, True, "entropy")]
 
 
 def test_ladder_without_distillation_does_not_ask_for_it():
