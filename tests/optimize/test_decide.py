@@ -113,13 +113,14 @@ def test_no_clear_difference_is_rolled_back_too(gates):
     assert kept is REFERENCE and [s["kept"] for s in steps] == [False]
 
 
-def test_faster_single_step_is_kept_without_a_second_check(gates):
+def test_faster_single_step_is_kept_and_measured_again_against_the_reference(gates):
     gates.set(REFERENCE, BASE_INT8, FASTER)
     kept, steps = chain(BASE_INT8)
     assert kept is BASE_INT8
-    assert len(steps) == 1 and steps[0]["kept"] and steps[0]["gate"]["verdict"] == "faster"
+    assert [s["kept"] for s in steps] == [True, True] and steps[0]["gate"]["verdict"] == "faster"
     assert steps[0]["parent"] == name(REFERENCE) and steps[0]["child"] == name(BASE_INT8)
-    assert len(gates.calls) == 1
+    assert steps[-1].get("final") and steps[-1]["step"] == "result against the baseline"
+    assert len(gates.calls) == 2  # the final run gives the answer's figures
 
 
 def test_pruned_int8_goes_through_the_fastest_pruned_fp32_row_then_is_checked_against_the_reference(gates):
@@ -140,9 +141,9 @@ def test_pruned_fp32_rolled_back_but_int8_faster_than_the_reference_is_kept(gate
     gates.set(REFERENCE, PRUNED_INT8, FASTER)
     kept, steps = chain(PRUNED_INT8)
     assert kept is PRUNED_INT8
-    assert [s["kept"] for s in steps] == [False, True]
+    assert [s["kept"] for s in steps] == [False, True, True]
     assert steps[1]["parent"] == name(REFERENCE)  # gated against the last kept: the reference
-    assert len(gates.calls) == 2  # already against the reference: no final check
+    assert steps[2].get("final") and len(gates.calls) == 3
 
 
 def test_int8_rolled_back_leaves_the_pruned_fp32_if_it_beats_the_reference(gates):
@@ -169,5 +170,20 @@ def test_pruned_int8_without_a_measured_fp32_row_is_one_step(gates):
     rows = [REFERENCE, PRUNED_INT8]
     gates.set(REFERENCE, PRUNED_INT8, FASTER)
     kept, steps = gated_chain(PRUNED_INT8, REFERENCE, rows, fake_context(), lambda _text: None)
-    assert kept is PRUNED_INT8 and len(steps) == 1
+    assert kept is PRUNED_INT8 and len(steps) == 2 and steps[1].get("final")
     assert steps[0]["step"].startswith("prune 50% (l1) + int8 (minmax)")
+
+
+def test_refinement_is_gated_before_the_final_check(gates):
+    fallback = {**PRUNED_INT8, "file": "fallback.onnx", "pipeline": PRUNED_INT8["pipeline"] + ", 2 layers float"}
+    gates.set(REFERENCE, PRUNED_INT8, FASTER)
+    gates.set(REFERENCE, fallback, SLOWER)  # the refined file is what the final run compares
+
+    def refine(kept: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
+        assert kept is PRUNED_INT8
+        return fallback
+
+    kept, steps = gated_chain(PRUNED_INT8, REFERENCE, [REFERENCE, PRUNED_INT8], fake_context(),
+                              lambda _text: None, refine=refine)
+    assert kept is REFERENCE  # not measurably faster than the baseline in the final run: rolled back
+    assert steps[-1]["child"] == name(fallback) and not steps[-1]["kept"]

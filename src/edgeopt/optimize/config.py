@@ -12,11 +12,11 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from edgeopt.utils.validation import options_differences, options_identity
 
 Runtime = Literal["onnxruntime", "openvino", "executorch"]
 RUNTIMES: tuple[Runtime, ...] = ("onnxruntime", "openvino", "executorch")
@@ -111,14 +111,11 @@ class OptimizeConfig(BaseModel):
 
     def identity(self) -> str:
         """A hash of what makes trials comparable; a resumed study refuses another one."""
-        keep = self.model_dump(mode="json", exclude=set(_BUDGET_FIELDS))
-        return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
+        return options_identity(self, _BUDGET_FIELDS)
 
     def differences(self, other: OptimizeConfig) -> list[str]:
         """The fields of :meth:`identity` in which ``other`` differs (for the error message)."""
-        mine, theirs = self.model_dump(mode="json"), other.model_dump(mode="json")
-        return [f"{k}: {theirs[k]!r} (study: {mine[k]!r})" for k in mine
-                if k not in _BUDGET_FIELDS and mine[k] != theirs[k]]
+        return options_differences(self, other, _BUDGET_FIELDS)
 
     def to_attr(self) -> dict[str, Any]:
         """The config as JSON (the study's user attribute, ``optimize.json``)."""

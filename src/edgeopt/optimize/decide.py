@@ -9,8 +9,8 @@
    its int8 or bf16 deployment) is kept only if its file is measurably faster than the last kept
    one (:mod:`edgeopt.runtime.gate`: interleaved rounds, a distribution-free interval of the
    latency ratio wholly below 1); a step that is not is rolled back, with its figures. Finally
-   the result is gated against the reference itself: if it is not measurably faster, the
-   reference is the answer.
+   the result is gated against the reference itself in a run of its own (the answer's latency
+   and speed-up come from it): if it is not measurably faster, the reference is the answer.
 """
 
 from __future__ import annotations
@@ -65,8 +65,14 @@ def confirm(candidates: list[dict[str, Any]], reference: dict[str, Any], context
 
 
 def gated_chain(winner: dict[str, Any], reference: dict[str, Any], rows: list[dict[str, Any]],
-                context: RunContext, say: Callable[[str], None]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                context: RunContext, say: Callable[[str], None],
+                refine: Callable[[dict[str, Any], list[dict[str, Any]]], dict[str, Any]] | None = None,
+                ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Walk from the reference to ``winner`` one step at a time, keeping only measured speed-ups.
+
+    ``refine`` may add one more step to the kept artifact (the per-layer fallback) before the
+    result is gated against the reference itself, always, in a run of its own: its figures are
+    the answer's latency and speed-up.
 
     Returns:
         The artifact to ship (a row) and the steps: name, parent and child labels, the gate's
@@ -76,16 +82,17 @@ def gated_chain(winner: dict[str, Any], reference: dict[str, Any], rows: list[di
     kept = reference
     for name, child in _chain(winner, reference, rows):
         gate = _gate(kept, child, context)
-        keep = gate.keep
         steps.append({"step": name, "parent": row_name(kept), "child": row_name(child), "gate": gate.to_dict(),
-                      "kept": keep})
-        say(f"  {'kept' if keep else 'rolled back'}: {name} — {gate}")
-        if keep:
+                      "kept": gate.keep})
+        say(f"  {'kept' if gate.keep else 'rolled back'}: {name} — {gate}")
+        if gate.keep:
             kept = child
-    if kept is not reference and steps and steps[-1]["parent"] != row_name(reference):
+    if kept is not reference and refine is not None:
+        kept = refine(kept, steps)
+    if kept is not reference:
         gate = _gate(reference, kept, context)
         steps.append({"step": "result against the baseline", "parent": row_name(reference), "child": row_name(kept),
-                      "gate": gate.to_dict(), "kept": gate.keep})
+                      "gate": gate.to_dict(), "kept": gate.keep, "final": True})
         say(f"  {'kept' if gate.keep else 'rolled back'}: result against the baseline — {gate}")
         if not gate.keep:
             kept = reference

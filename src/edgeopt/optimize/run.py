@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from edgeopt.optimize.outcome import OptimizeOutcome
 from edgeopt.optimize.runtimes import available_runtimes, bf16_here
 from edgeopt.optimize.trial import Reference, TrialObjective, trial_rows, violations
 from edgeopt.optimize.variants import RunContext, make_variant
+from edgeopt.search.study import record_run, run_storage
 from edgeopt.utils.atomic import write_json_atomic
 from edgeopt.utils.run_lock import RunLock
 
@@ -57,10 +57,12 @@ def optimize(config: OptimizeConfig, run_dir: str | os.PathLike[str], *, resume:
     root = Path(run_dir)
     root.mkdir(parents=True, exist_ok=True)
     with RunLock(root):
-        storage_url, study_name = _prepare(config, root, resume=resume, storage=storage, study_name=study_name)
+        storage_url, study_name = run_storage(root / MARKER, resume=resume, storage=storage, study_name=study_name,
+                                              what="an optimization", default_db=root / "optimize.db")
         context, runtimes, notes, bf16, threads = _context(config, root, say)
         study = _study(config, storage_url, study_name, resume=resume)
-        _claim(root, config, storage_url, study_name)  # only now: a refused start leaves the directory as it was
+        # Recorded only now: a refused start or resume leaves the directory as it was.
+        record_run(root / MARKER, config.to_attr(), storage_url, study_name)
         reference = _reference(study, context)
         objective = TrialObjective(context, reference, runtimes, bf16=bf16, threads=threads,
                                    on_trial=_progress(say, reference, config))
@@ -103,32 +105,6 @@ def _context(config: OptimizeConfig, root: Path,
     baseline = open_model(config.model, data=splits, trust_code=config.trust_code)
     baseline.model.eval()
     return RunContext(config, splits, baseline, target, root, say), runtimes, notes, bf16, threads
-
-
-def _prepare(config: OptimizeConfig, root: Path, *, resume: bool, storage: str | None,
-             study_name: str) -> tuple[str, str]:
-
-    marker = root / MARKER
-    if marker.exists() and not resume:
-        raise EdgeoptError(f"{root} already holds an optimization",
-                           hint="continue it with --resume, or give another -o")
-    if resume and marker.exists():
-        recorded = json.loads(marker.read_text())
-        if storage is None and recorded.get("storage") is None and recorded.get("storage_shown"):
-            raise EdgeoptError(f"the run in {root} uses {recorded['storage_shown']}, whose password is not stored",
-                               hint="give the storage URL again with --storage")
-        storage = storage or recorded.get("storage")
-        study_name = recorded.get("study", study_name)
-    return storage or f"sqlite:///{(root / 'optimize.db').resolve()}", study_name
-
-
-def _claim(root: Path, config: OptimizeConfig, url: str, study_name: str) -> None:
-    """Record the run's options and storage (never a password) in ``optimize.json``."""
-    from edgeopt.search.study import redacted
-
-    hidden = redacted(url) != url
-    write_json_atomic(root / MARKER, {"config": config.to_attr(), "storage": None if hidden else url,
-                                      "storage_shown": redacted(url), "study": study_name})
 
 
 def _study(config: OptimizeConfig, url: str, name: str, *, resume: bool) -> optuna.Study:
@@ -244,16 +220,20 @@ def _decide(outcome: OptimizeOutcome, rows: list[dict[str, Any]], context: RunCo
             break
     winner, figures = confirm(top, reference, context, say)
     outcome.confirmed = figures
-    chosen, outcome.steps = gated_chain(winner, reference, rows, context, say)
-    chosen = fallback_step(chosen, outcome.steps, context,
-                           lambda row: all(v <= 0 for v in violations(row, accuracy, context)), say)
-    outcome.reference = {**reference, "confirmed_ms": _confirmed(figures, reference)}
-    outcome.chosen = {**chosen, "confirmed_ms": _confirmed(figures, chosen)}
 
+    def refine(kept: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
+        return fallback_step(kept, steps, context, lambda row: all(v <= 0 for v in violations(row, accuracy, context)),
+                             say)
 
-def _confirmed(figures: dict[str, dict[str, float]], row: dict[str, Any]) -> float | None:
-    found = figures.get(row_name(row))
-    return None if found is None else found["latency_ms"]
+    chosen, outcome.steps = gated_chain(winner, reference, rows, context, say, refine=refine)
+    final = next((s["gate"] for s in outcome.steps if s.get("final")), None)
+    if final is not None and final["verdict"] == "faster":  # both figures from the final side-by-side run
+        outcome.reference = {**reference, "confirmed_ms": final["parent_ms"]}
+        outcome.chosen = {**chosen, "confirmed_ms": final["child_ms"]}
+    else:  # the reference is the answer: its figure from the confirmation run
+        confirmed = figures.get(row_name(reference), {}).get("latency_ms")
+        outcome.reference = {**reference, "confirmed_ms": confirmed}
+        outcome.chosen = {**reference, "confirmed_ms": confirmed}
 
 
 def _nothing_feasible(rows: list[dict[str, Any]], config: OptimizeConfig) -> EdgeoptError:

@@ -12,11 +12,11 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from edgeopt.utils.validation import options_differences, options_identity
 
 Objective = Literal["accuracy", "latency", "memory"]
 Direction = Literal["minimize", "maximize"]
@@ -122,14 +122,11 @@ class SearchConfig(BaseModel):
         Budgets (trials, timeout, top_k, fine-tuning), the baselines and the supernet's path are
         left out: a resumed or joining process may change those.
         """
-        keep = self.model_dump(mode="json", exclude=set(_BUDGET_FIELDS))
-        return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
+        return options_identity(self, _BUDGET_FIELDS)
 
     def differences(self, other: SearchConfig) -> list[str]:
         """The fields of :meth:`identity` in which ``other`` differs (for the error message)."""
-        mine, theirs = self.model_dump(mode="json"), other.model_dump(mode="json")
-        return [f"{k}: {theirs[k]!r} (study: {mine[k]!r})" for k in mine
-                if k not in _BUDGET_FIELDS and mine[k] != theirs[k]]
+        return options_differences(self, other, _BUDGET_FIELDS)
 
     def is_code_space(self) -> bool:
         """Whether the space is a define-by-run function (``module:function``)."""

@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -34,7 +33,9 @@ from edgeopt.search.study import (
     finished,
     load_study,
     open_storage,
+    record_run,
     redacted,
+    run_storage,
     run_trials,
     study_config,
 )
@@ -239,21 +240,11 @@ def _nothing_feasible(trials: list[optuna.trial.FrozenTrial], config: SearchConf
 def _prepare_run(config: SearchConfig, root: Path, *, resume: bool, storage: str | None,
                  study_name: str) -> tuple[SearchConfig, str]:
     marker = root / SEARCH_FILE
-    if marker.exists() and not resume:
-        raise EdgeoptError(f"{root} already holds a search", hint="continue it with --resume, or give another -o")
-    if resume and marker.exists():
-        recorded = json.loads(marker.read_text())
-        if storage is None and recorded.get("storage") is None and recorded.get("storage_shown"):
-            raise EdgeoptError(f"the search in {root} uses {recorded['storage_shown']}, whose password is not stored",
-                               hint="give the storage URL again with --storage")
-        storage = storage or recorded.get("storage")
-        study_name = recorded.get("study", study_name)
-    url = storage or f"sqlite:///{(root / 'search.db').resolve()}"
-    has_password = redacted(url) != url
+    url, study_name = run_storage(marker, resume=resume, storage=storage, study_name=study_name, what="a search",
+                                  default_db=root / "search.db")
     if config.accuracy == "supernet" and config.supernet is None:
         config = config.model_copy(update={"supernet": str((root / SUPERNET_FILE).resolve())})
-    write_json_atomic(marker, {"config": config.to_attr(), "storage": None if has_password else url,
-                               "storage_shown": redacted(url), "study": study_name})
+    record_run(marker, config.to_attr(), url, study_name)
     return config, url
 
 

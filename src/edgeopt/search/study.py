@@ -15,7 +15,9 @@ but it is there for long runs. ``random`` is the baseline both should beat.
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgeopt.errors import EdgeoptError
@@ -35,6 +37,39 @@ MAX_RETRY = 2
 def redacted(url: str) -> str:
     """``url`` with any password replaced by ``***`` (errors and logs never show it)."""
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def run_storage(marker: Path, *, resume: bool, storage: str | None, study_name: str, what: str,
+                default_db: Path) -> tuple[str, str]:
+    """The storage URL and study name of the run whose options file is ``marker``.
+
+    A new run uses ``storage`` or SQLite at ``default_db``; a resumed one what ``marker`` records
+    (the URL given again wins; a URL with a password is never recorded, so it must be given).
+
+    Raises:
+        EdgeoptError: ``marker`` exists without ``resume`` (the directory holds ``what``), or the
+            recorded storage had a password and none was given.
+    """
+    if marker.exists() and not resume:
+        raise EdgeoptError(f"{marker.parent} already holds {what}",
+                           hint="continue it with --resume, or give another -o")
+    if resume and marker.exists():
+        recorded = json.loads(marker.read_text())
+        if storage is None and recorded.get("storage") is None and recorded.get("storage_shown"):
+            raise EdgeoptError(f"the run in {marker.parent} uses {recorded['storage_shown']}, whose password is not "
+                               "stored", hint="give the storage URL again with --storage")
+        storage = storage or recorded.get("storage")
+        study_name = recorded.get("study", study_name)
+    return storage or f"sqlite:///{default_db.resolve()}", study_name
+
+
+def record_run(marker: Path, config: dict[str, Any], url: str, study_name: str) -> None:
+    """Write ``marker``: the run's options, its storage (never a password) and study name."""
+    from edgeopt.utils.atomic import write_json_atomic
+
+    hidden = redacted(url) != url
+    write_json_atomic(marker, {"config": config, "storage": None if hidden else url, "storage_shown": redacted(url),
+                               "study": study_name})
 
 
 def open_storage(url: str, *, grace_s: int = GRACE_S) -> optuna.storages.RDBStorage:

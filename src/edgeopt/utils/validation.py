@@ -57,3 +57,24 @@ def _model_in(annotation: Any) -> Any:
         if isinstance(arg, type) and issubclass(arg, BaseModel):
             return arg
     return None
+
+
+def options_identity(options: BaseModel, budget_fields: tuple[str, ...]) -> str:
+    """A short hash of ``options`` without ``budget_fields``: what makes two runs' trials comparable.
+
+    Example:
+        >>> len(options_identity(SearchConfig(space="mnist"), ("trials",)))
+        16
+    """
+    import hashlib
+    import json
+
+    keep = options.model_dump(mode="json", exclude=set(budget_fields))
+    return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def options_differences(recorded: BaseModel, given: BaseModel, budget_fields: tuple[str, ...]) -> list[str]:
+    """``field: given (study: recorded)`` for each field outside ``budget_fields`` that differs."""
+    mine, theirs = recorded.model_dump(mode="json"), given.model_dump(mode="json")
+    return [f"{k}: {theirs.get(k)!r} (study: {mine[k]!r})" for k in mine
+            if k not in budget_fields and mine[k] != theirs.get(k)]
