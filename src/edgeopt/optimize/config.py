@@ -36,7 +36,8 @@ class OptimizeConfig(BaseModel):
         target: ``host`` (this machine, the default) or a catalog device with CPU facts: it
             decides 7-bit weights, whether bf16 is tried, and the thread counts.
         max_drop: Accuracy points the chosen artifact may lose against the baseline, measured on
-            the artifact in its runtime (validation split decides; the test split is reported).
+            the artifact in its runtime on the test split (the validation split chose the
+            baseline's best epoch, so its figure there is biased upwards; it is reported too).
         latency_budget_ms: The artifact must run within this many milliseconds.
         size_budget_bytes: The artifact file must be at most this large.
         runtimes: Runtimes tried (those not installed are skipped with a note).

@@ -3,7 +3,8 @@
 A deployment is a file in a runtime at an execution precision and a thread count. All
 deployments of one trial are timed in one interleaved run (same input, alternating order, speed
 probes), and accuracy is measured on each file in each runtime and precision that can change it
-(threads cannot), on the validation split (which decides) and the test split (which is reported).
+(threads cannot), on the test split (which decides the accuracy bound) and the validation split
+(reported beside it).
 
 Example:
     >>> [d.label for d in deployments_for(Choice(calibration="minmax"), ("onnxruntime",), bf16=False, threads=(1,))]

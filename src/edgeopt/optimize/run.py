@@ -245,7 +245,7 @@ def _nothing_feasible(rows: list[dict[str, Any]], config: OptimizeConfig) -> Edg
     closest = min(timed, key=lambda r: max(r["constraints"]))
     failed = [f"{n} over by {v:.3g}" for n, v in zip(CONSTRAINT_NAMES, closest["constraints"], strict=True) if v > 0]
     return EdgeoptError(f"no artifact met the bounds; closest: {closest['pipeline']} in {closest['label']} "
-                        f"({closest['latency_ms']:.3f} ms, {closest['accuracy_val']:.2f}% val; {', '.join(failed)})",
+                        f"({closest['latency_ms']:.3f} ms, {closest['accuracy_test']:.2f}% test; {', '.join(failed)})",
                         hint="loosen --max-drop / --latency-budget / --size-budget, or add trials (--resume)")
 
 
@@ -282,9 +282,9 @@ def _progress(say: Echo, reference: Reference, config: OptimizeConfig) -> Callab
         timed = [r for r in rows if r.get("latency_ms") is not None]
         feasible = [r for r in timed if r.get("feasible")]
         best = min(feasible or timed, key=lambda r: float(r["latency_ms"]))
-        drop = reference.accuracy_val - float(best["accuracy_val"])
+        drop = reference.accuracy_test - float(best["accuracy_test"])
         say(f"trial {number:>3}/{config.trials}: {choice.label:<46} best {best['label']:<24} "
-            f"{best['latency_ms']:8.4f} ms  acc {best['accuracy_val']:5.2f}% ({-drop:+.2f})  "
+            f"{best['latency_ms']:8.4f} ms  test acc {best['accuracy_test']:5.2f}% ({-drop:+.2f})  "
             f"{'ok' if feasible else 'over a bound'}")
 
     return line
