@@ -24,9 +24,9 @@ def optimize(
     limit: int | None = typer.Option(None, "--limit", help="Keep at most this many samples (quick runs)."),
     target: str = typer.Option("host", "--target", "-t",
                                help="host, or a catalog device (edgeopt devices): it decides 7-bit weights, "
-                                    "bf16 and thread counts (default: host)."),
+                                    "bf16 and thread counts."),
     max_drop: float = typer.Option(0.5, "--max-drop", help="Accuracy points the artifact may lose, measured on it "
-                                                           "(default: 0.5)."),
+                                                           "(test split)."),
     latency_budget: float | None = typer.Option(None, "--latency-budget", help="The artifact must run within "
                                                                                "this many ms."),
     size_budget: int | None = typer.Option(None, "--size-budget", help="The artifact file must be at most this "
@@ -37,14 +37,14 @@ def optimize(
     prune_ratio: list[float] | None = typer.Option(None, "--prune-ratio",
                                                    help="Structured pruning ratios tried (repeat; 0 = not pruned; "
                                                         "default: 0 0.25 0.5 0.75)."),
-    finetune_epochs: int = typer.Option(3, "--finetune-epochs", help="Fine-tuning epochs after pruning (default: 3)."),
+    finetune_epochs: int = typer.Option(3, "--finetune-epochs", help="Fine-tuning epochs after pruning."),
     no_distill: bool = typer.Option(False, "--no-distill", help="Fine-tune pruned models without distillation."),
     no_int8: bool = typer.Option(False, "--no-int8", help="Do not try int8."),
     trials: int = typer.Option(24, "--trials", "-n", help="Trials the study holds when done; the first is the "
                                                           "baseline (default: 24)."),
     time_budget: float | None = typer.Option(None, "--time-budget", help="Minutes for the whole run; the best "
                                                                          "found so far is returned."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the split, fine-tuning and the sampler (default: 0)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split, fine-tuning and the sampler."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in -o; finished trials are kept."),
     storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL (default sqlite:///OUT/"
                                                                "optimize.db)."),
@@ -55,8 +55,7 @@ def optimize(
 ) -> None:
     """Find the fastest artifact of MODEL that keeps its accuracy: prune, distill, int8, runtime, threads.
 
-    Every candidate is measured on its file in its runtime; each step is kept only if it is
-    measurably faster than its parent, so the answer is never slower than the baseline.
+    Each step is kept only if its file is measurably faster: never a slower answer (docs/optimize.md).
     """
     from edgeopt.optimize.config import OptimizeConfig
     from edgeopt.optimize.run import optimize as run_optimize
