@@ -19,7 +19,7 @@ order and each figure is the minimum of its pass medians (DESIGN.md, "Machine fa
 
 Usage:
     flock /tmp/edgeopt-heavy.lock python benchmarks/optimize.py                 # both rows
-    flock /tmp/edgeopt-heavy.lock python benchmarks/optimize.py --parts mv2 --budget-min 10
+    flock /tmp/edgeopt-heavy.lock python benchmarks/optimize.py --parts mnist --budget-min 60 --suffix 1h
 """
 
 from __future__ import annotations
@@ -173,6 +173,7 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", default=["mnist", "mv2"], choices=["mnist", "mv2"])
     parser.add_argument("--budget-min", type=float, default=10.0, help="optimize's time budget per row")
     parser.add_argument("--passes", type=int, default=2)
+    parser.add_argument("--suffix", default="", help="saved as PART-SUFFIX (a 1-hour run beside the 10-minute one)")
     args = parser.parse_args()
     results: dict[str, Any] = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                "machine": platform.processor() or platform.machine(), "parts": {}}
@@ -187,9 +188,10 @@ def main() -> None:
             model, data = mv2_baseline()
             config = OptimizeConfig(model=str(model), data=str(data), max_drop=100.0, prune_ratios=(0.0,),
                                     calibrations=("minmax", "percentile"), time_budget_s=budget, trials=3)
-        results["parts"][part] = run_part(part, config, args.passes)
+        key = f"{part}-{args.suffix}" if args.suffix else part
+        results["parts"][key] = run_part(key, config, args.passes)
         write_json_atomic(RESULTS, results)
-        row = results["parts"][part]
+        row = results["parts"][key]
         print(f"{part}: edgeopt {row['chosen']} in {row['chosen_deployment']}: "
               f"{row['timed']['edgeopt']['latency_ms']:.4f} ms; reference {row['timed']['reference']['latency_ms']:.4f}"
               f" ms ({row['speedup_vs_reference']:.2f}x); fastest peer {row['fastest_peer']} "

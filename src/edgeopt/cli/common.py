@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,6 +28,12 @@ ConfigT = TypeVar("ConfigT", bound=BaseModel)
 # errors never wrap, so each stays the one line the CLI promises.
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, soft_wrap=True)
+
+
+def progress_echo(as_json: bool) -> Callable[[str], None]:
+    """Where a long command's progress lines go: stderr when stdout carries ``--json``, else stdout."""
+    target = err_console if as_json else console
+    return lambda text: target.print(text, highlight=False)
 
 
 def parse_input_size(text: str) -> tuple[int, ...]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from edgeopt.cli.common import console, err_console, make_config, print_json
+from edgeopt.cli.common import console, make_config, print_json, progress_echo
 
 if TYPE_CHECKING:
     from edgeopt.optimize.outcome import OptimizeOutcome
@@ -68,8 +68,7 @@ def optimize(
                "time_budget_s": None if time_budget is None else time_budget * 60.0, "seed": seed,
                "trust_code": trust_code}
     config = make_config(OptimizeConfig, **{k: v for k, v in options.items() if v is not None})
-    echo = (lambda text: err_console.print(text, highlight=False)) if as_json else \
-        (lambda text: console.print(text, highlight=False))
+    echo = progress_echo(as_json)
     outcome = run_optimize(config, out, resume=resume, storage=storage, study_name=study, echo=echo)
     if as_json:
         print_json(outcome.to_dict())

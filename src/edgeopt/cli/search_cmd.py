@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
-from edgeopt.cli.common import console, err_console, make_config, print_json
+from edgeopt.cli.common import console, make_config, print_json, progress_echo
 from edgeopt.errors import EdgeoptError
 
 if TYPE_CHECKING:
@@ -95,8 +95,7 @@ def search(
              "baselines": tuple(baseline) if baseline else None}
     options.update({k: v for k, v in flags.items() if v is not None})
     config = make_config(SearchConfig, **options)
-    echo = (lambda text: err_console.print(text, highlight=False)) if as_json else \
-        (lambda text: console.print(text, highlight=False))
+    echo = progress_echo(as_json)
     outcome = run_search(config, out, resume=resume, storage=storage, study_name=study, echo=echo)
     if as_json:
         print_json(outcome.to_dict())
