@@ -1,6 +1,7 @@
 """export_openvino: IR parity with eager, both files or neither, the Export transform and CLI."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -113,3 +114,28 @@ def test_cli_export_refuses_to_replace_a_bin_without_force(tmp_path):
                                     "-o", str(tmp_path / "cnn.xml")])
     assert isinstance(done.exception, EdgeoptError) and "file exists" in done.exception.message
     assert (tmp_path / "cnn.bin").read_bytes() == b"someone's weights" and not (tmp_path / "cnn.xml").exists()
+
+
+def test_an_onnx_file_converts_to_the_ir_openvino_reads_from_it(trained_cnn, digits, tmp_path):
+    from edgeopt.export.onnx_export import export_onnx
+
+    onnx_file = export_onnx(trained_cnn, torch.zeros(1, 1, 8, 8), tmp_path / "cnn.onnx").path
+    x = digits.test.tensors[0][:4].numpy()
+    ir = ove.onnx_to_openvino(onnx_file, tmp_path / "out" / "cnn.xml", check_input=x)
+    assert ir.format == "openvino" and ir.metadata["converted_from"] == "cnn.onnx"
+    assert (tmp_path / "out" / "cnn.bin").is_file()
+    with torch.inference_mode():
+        np.testing.assert_allclose(OpenVINORunner(ir.path).run(x), trained_cnn.eval()(torch.from_numpy(x)).numpy(),
+                                   rtol=1e-4, atol=1e-5)
+
+
+def test_an_ir_that_differs_from_its_onnx_is_refused_and_not_written(trained_cnn, digits, tmp_path, monkeypatch):
+    from edgeopt.export.onnx_export import export_onnx
+
+    onnx_file = export_onnx(trained_cnn, torch.zeros(1, 1, 8, 8), tmp_path / "cnn.onnx").path
+    real_run = OpenVINORunner.run
+    monkeypatch.setattr(OpenVINORunner, "run", lambda self, batch: real_run(self, batch) + (
+        0.0 if Path(self.path).suffix == ".onnx" else 1.0))
+    with pytest.raises(EdgeoptError, match="differs from the .onnx"):
+        ove.onnx_to_openvino(onnx_file, tmp_path / "cnn.xml", check_input=digits.test.tensors[0][:2].numpy())
+    assert not (tmp_path / "cnn.xml").exists() and not (tmp_path / "cnn.bin").exists()

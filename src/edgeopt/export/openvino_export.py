@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from torch import Tensor, nn
 
 from edgeopt.artifact import Artifact
@@ -83,6 +84,44 @@ def export_openvino(
                 "dynamic_batch": True, "weights": target.with_suffix(".bin").name}
     return Artifact.from_file(target, "openvino", "fp32", tuple(example_input.shape), parity=report,
                               metadata=metadata)
+
+
+def onnx_to_openvino(onnx_path: str | os.PathLike[str], path: str | os.PathLike[str], *, precision: str = "fp32",
+                     check_input: np.ndarray | None = None, atol: float = 1e-4) -> Artifact:
+    """Convert an ONNX file (fp32, or int8 QDQ) to an OpenVINO IR at ``path`` (``.xml`` + ``.bin``).
+
+    The IR is the graph OpenVINO builds when it reads the ``.onnx`` itself, saved so a deployment
+    needs no ONNX frontend; with ``check_input`` both are run in OpenVINO and must agree.
+
+    Raises:
+        EdgeoptError: OpenVINO missing, a conversion it refuses, or outputs that differ.
+    """
+    from edgeopt.runtime.openvino_runner import OpenVINORunner
+
+    source, target = Path(onnx_path), Path(path)
+    if target.suffix.lower() != ".xml" or not target.stem:
+        raise EdgeoptError(f"an OpenVINO IR is named NAME.xml, got {target.name!r}", hint="e.g. model.xml")
+    ov = import_openvino()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{target.stem}.", dir=target.parent) as tmp:
+        staged = Path(tmp) / "model.xml"
+        _convert(ov, source, staged)
+        if check_input is not None:
+            runners = [OpenVINORunner(source, precision="fp32"), OpenVINORunner(staged, precision="fp32")]
+            try:
+                got = [runner.run(check_input) for runner in runners]
+            finally:
+                for runner in runners:
+                    runner.close()
+            worst = float(np.max(np.abs(got[0] - got[1])))
+            if worst > atol:
+                raise EdgeoptError(f"the OpenVINO IR of {source.name} differs from the .onnx in OpenVINO by "
+                                   f"{worst:.3g}", hint="run the .onnx in OpenVINO instead (it reads ONNX directly)")
+        _publish(staged, target)
+    shape = tuple(check_input.shape) if check_input is not None else None
+    return Artifact.from_file(target, "openvino", precision, shape,
+                              metadata={"converted_from": source.name, "openvino_version": ov.__version__,
+                                        "weights": target.with_suffix(".bin").name})
 
 
 def _convert(ov: Any, onnx_path: Path, xml_path: Path) -> None:

@@ -78,6 +78,8 @@ def optimize(config: OptimizeConfig, run_dir: str | os.PathLike[str], *, resume:
             _decide(outcome, rows, context, reference, say)
             outcome.files = _publish(outcome, context)
         outcome.seconds = time.monotonic() - started
+        if outcome.interrupted:  # no answer: the finished trials are in the study for --resume
+            return outcome
         write_json_atomic(root / ANSWER, outcome.to_dict())
         if outcome.chosen is not None:  # the report reads answer.json; then the answer names the report
             from edgeopt.report.html import write_report
@@ -268,7 +270,15 @@ def _publish(outcome: OptimizeOutcome, context: RunContext) -> dict[str, str]:
     checkpoint = save_checkpoint(best / "model.pt", variant.model, variant.lineage,
                                  input_size=context.splits.input_shape(1),
                                  metadata={"optimize": {"pipeline": chosen["pipeline"], "artifact": artifact.name}})
-    deploy = {"artifact": artifact.name, "runtime": chosen["runtime"], "precision": chosen["precision"],
+    extra: dict[str, Any] = {}
+    if chosen["runtime"] == "openvino":  # the measured .onnx read by OpenVINO, also saved as the IR it builds
+        from edgeopt.export.openvino_export import onnx_to_openvino
+        from edgeopt.optimize.deployments import timing_input
+
+        ir = onnx_to_openvino(artifact, best / "model.xml", precision="int8" if chosen["precision"] == "int8" else
+                              "fp32", check_input=timing_input(context))
+        extra["openvino_ir"] = ir.path.name
+    deploy = {"artifact": artifact.name, **extra, "runtime": chosen["runtime"], "precision": chosen["precision"],
               "threads": chosen["threads"], "pipeline": chosen["pipeline"], "target": outcome.target,
               "latency_ms": chosen.get("confirmed_ms") or chosen["latency_ms"],
               "accuracy_test": chosen.get("accuracy_test"), "size_bytes": chosen.get("size_bytes")}

@@ -1,0 +1,73 @@
+"""Killed and interrupted runs: ``kill -9`` mid-trial or Ctrl-C keep every finished trial; --resume finishes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import sqlalchemy.exc
+
+EDGEOPT = [sys.executable, "-c", "from edgeopt.cli import main; main()"]
+COMPLETE, RUNNING = optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING
+
+
+def _trials(run: Path) -> list[optuna.trial.FrozenTrial]:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.load_study(study_name="optimize", storage=f"sqlite:///{run / 'optimize.db'}").get_trials()
+
+
+def _wait_for(condition: object, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if condition():  # type: ignore[operator]
+                return
+        except (KeyError, sqlalchemy.exc.SQLAlchemyError):  # the study is still being created
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _args(checkpoint: Path, run: Path) -> list[str]:
+    # Three models (0, 50 %, 75 % pruned), one calibration: three distinct trials, the 2nd and 3rd fine-tune.
+    return [*EDGEOPT, "optimize", str(checkpoint), "--data", "digits", "-o", str(run), "--runtime", "onnxruntime",
+            "--prune-ratio", "0.5", "--prune-ratio", "0.75", "--finetune-epochs", "2", "--no-distill",
+            "--max-drop", "100", "--trials", "3"]
+
+
+def _started(run: Path) -> bool:
+    trials = _trials(run)
+    return sum(t.state == COMPLETE for t in trials) >= 1 and any(t.state == RUNNING for t in trials)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+def test_stopped_mid_trial_keeps_finished_trials_and_resume_finishes(trained_checkpoint: Path, tmp_path: Path,
+                                                                      stop: signal.Signals) -> None:
+    run = tmp_path / "run"
+    process = subprocess.Popen(_args(trained_checkpoint, run), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        _wait_for(lambda: (run / "optimize.db").exists() and _started(run), 180, "a finished trial and a running one")
+        process.send_signal(stop)
+        code = process.wait(60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert code == (130 if stop == signal.SIGINT else -signal.SIGKILL)
+    kept = [t for t in _trials(run) if t.state == COMPLETE]
+    assert kept and not (run / "answer.json").exists()
+    resumed = subprocess.run([*_args(trained_checkpoint, run), "--resume"], capture_output=True, text=True,
+                             timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    answer = json.loads((run / "answer.json").read_text())
+    assert answer["trials"] == 3 and answer["chosen"] is not None
+    assert {t.number for t in kept} <= {t.number for t in _trials(run) if t.state == COMPLETE}
+    assert (run / "best" / "deploy.json").is_file()
