@@ -145,7 +145,7 @@ def _final_timing(entries: dict[str, tuple[str, Any]], splits: Any, passes: int)
         for n, s in stats.items():
             medians[n].append(s.median_ms)
     return {n: {"latency_ms": min(medians[n]), "pass_medians_ms": medians[n], "accuracy_test": accuracy[n],
-                "size_bytes": Path(entries[n][0]).stat().st_size, "file": entries[n][0]} for n in names}
+                "size_bytes": Artifact.from_file(entries[n][0]).size_bytes, "file": entries[n][0]} for n in names}
 
 
 def _summary(name: str, config: OptimizeConfig, outcome: Any, optimize_s: float, peers: dict[str, Any],
