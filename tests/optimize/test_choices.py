@@ -132,24 +132,22 @@ def test_first_trial_without_quantize_is_the_float_baseline_only():
     assert suggest(FixedTrial(first_trials(cfg)[0]), cfg) == Choice()
 
 
-def test_queued_first_trial_runs_in_a_real_study():
-    cfg = config()
+def first_choice_in_a_study(cfg: OptimizeConfig) -> Choice:
+    """What the first trial of a real study with ``cfg``'s queued trials chooses."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study()
     for params in first_trials(cfg):
         study.enqueue_trial(params)
     seen: list[Choice] = []
     study.optimize(lambda t: (seen.append(suggest(t, cfg)), 1.0)[1], n_trials=1)
-    assert seen == [Choice(calibration="minmax")]
+    return seen[0]
+
+
+def test_queued_first_trial_runs_in_a_real_study():
+    assert first_choice_in_a_study(config()) == Choice(calibration="minmax")
 
 
 def test_prune_ratios_without_zero_still_start_from_the_baseline():
     cfg = config(prune_ratios=(0.5,))
     assert cfg.prune_ratios == (0.0, 0.5)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study()
-    for params in first_trials(cfg):
-        study.enqueue_trial(params)
-    seen: list[Choice] = []
-    study.optimize(lambda t: (seen.append(suggest(t, cfg)), 1.0)[1], n_trials=1)
-    assert seen == [Choice(calibration="minmax")]
+    assert first_choice_in_a_study(cfg) == Choice(calibration="minmax")

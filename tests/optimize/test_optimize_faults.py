@@ -7,12 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import optuna
 import pytest
-import sqlalchemy.exc
+
+from waiting import wait_for
 
 EDGEOPT = [sys.executable, "-c", "from edgeopt.cli import main; main()"]
 COMPLETE, RUNNING = optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING
@@ -21,18 +21,6 @@ COMPLETE, RUNNING = optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RU
 def _trials(run: Path) -> list[optuna.trial.FrozenTrial]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna.load_study(study_name="optimize", storage=f"sqlite:///{run / 'optimize.db'}").get_trials()
-
-
-def _wait_for(condition: object, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if condition():  # type: ignore[operator]
-                return
-        except (KeyError, sqlalchemy.exc.SQLAlchemyError):  # the study is still being created
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _args(checkpoint: Path, run: Path) -> list[str]:
@@ -55,7 +43,7 @@ def test_stopped_mid_trial_keeps_finished_trials_and_resume_finishes(trained_che
     process = subprocess.Popen(_args(trained_checkpoint, run), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        _wait_for(lambda: (run / "optimize.db").exists() and _started(run), 180, "a finished trial and a running one")
+        wait_for(lambda: (run / "optimize.db").exists() and _started(run), 180, "a finished trial and a running one")
         process.send_signal(stop)
         code = process.wait(60)
     finally:

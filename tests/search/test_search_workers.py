@@ -11,11 +11,11 @@ from pathlib import Path
 
 import optuna
 import pytest
-import sqlalchemy.exc
 
 from edgeopt.search.config import SearchConfig
 from edgeopt.search.run import join, search
 from edgeopt.search.study import open_storage
+from waiting import wait_for
 
 EDGEOPT = [sys.executable, "-c", "from edgeopt.cli import main; main()"]
 State = optuna.trial.TrialState
@@ -24,18 +24,6 @@ COMPLETE, RUNNING, FAIL = State.COMPLETE, State.RUNNING, State.FAIL
 
 def _trials(url: str) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name="search", storage=open_storage(url)).get_trials()
-
-
-def _wait_for(condition: object, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if condition():  # type: ignore[operator]
-                return
-        except (KeyError, sqlalchemy.exc.SQLAlchemyError):  # the other process is still creating the study
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.postgres
@@ -48,7 +36,7 @@ def test_worker_killed_mid_trial_loses_only_that_trial(postgres_storage_url: str
     worker = subprocess.Popen([*EDGEOPT, "search", "worker", "--storage", url, "--trials", "40", "--grace", "2"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        _wait_for(lambda: sum(t.state == COMPLETE for t in _trials(url)) >= 3
+        wait_for(lambda: sum(t.state == COMPLETE for t in _trials(url)) >= 3
                   and any(t.state == RUNNING for t in _trials(url)), 120, "the worker to be mid-trial")
         worker.send_signal(signal.SIGKILL)
         worker.wait(30)
@@ -80,7 +68,7 @@ def test_ctrl_c_keeps_finished_trials_and_resume_continues(tiny_space_file: Path
     process = subprocess.Popen([*args, "--trials", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        _wait_for(lambda: (run / "search.db").exists() and sum(t.state == COMPLETE for t in _trials(url)) >= 2,
+        wait_for(lambda: (run / "search.db").exists() and sum(t.state == COMPLETE for t in _trials(url)) >= 2,
                   120, "two finished trials")
         process.send_signal(signal.SIGINT)
         assert process.wait(60) == 130
