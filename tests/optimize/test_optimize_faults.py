@@ -43,7 +43,8 @@ def test_stopped_mid_trial_keeps_finished_trials_and_resume_finishes(trained_che
     process = subprocess.Popen(_args(trained_checkpoint, run), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        wait_for(lambda: (run / "optimize.db").exists() and _started(run), 180, "a finished trial and a running one")
+        wait_for(lambda: (run / "optimize.db").exists() and _started(run), 300, "a finished trial and a running one",
+                 process)
         process.send_signal(stop)
         code = process.wait(60)
     finally:

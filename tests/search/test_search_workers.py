@@ -37,7 +37,7 @@ def test_worker_killed_mid_trial_loses_only_that_trial(postgres_storage_url: str
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for(lambda: sum(t.state == COMPLETE for t in _trials(url)) >= 3
-                  and any(t.state == RUNNING for t in _trials(url)), 120, "the worker to be mid-trial")
+                  and any(t.state == RUNNING for t in _trials(url)), 300, "the worker to be mid-trial", worker)
         worker.send_signal(signal.SIGKILL)
         worker.wait(30)
     finally:
@@ -69,7 +69,7 @@ def test_ctrl_c_keeps_finished_trials_and_resume_continues(tiny_space_file: Path
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         wait_for(lambda: (run / "search.db").exists() and sum(t.state == COMPLETE for t in _trials(url)) >= 2,
-                  120, "two finished trials")
+                  300, "two finished trials", process)
         process.send_signal(signal.SIGINT)
         assert process.wait(60) == 130
     finally:
