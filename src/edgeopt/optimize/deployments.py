@@ -112,7 +112,7 @@ def measure(variant: Variant, choice: Choice, deployments: list[Deployment], con
             runners[d.label] = _runner(path, d)
             key = (str(path), d.runtime, d.execution_precision)
             if key not in accuracy:
-                accuracy[key] = _accuracies(runners[d.label], context)
+                accuracy[key] = accuracies(runners[d.label], context)
             row["accuracy_val"], row["accuracy_test"] = accuracy[key]
         except EdgeoptError as exc:
             row["error"] = str(exc).splitlines()[0]
@@ -150,6 +150,6 @@ def _runner(path: Any, deployment: Deployment) -> BaseRunner:
                        precision=deployment.execution_precision)
 
 
-def _accuracies(runner: BaseRunner, context: RunContext) -> tuple[float, float]:
+def accuracies(runner: BaseRunner, context: RunContext) -> tuple[float, float]:
     """Validation and test accuracy (percent) of the file in its runtime."""
     return 100.0 * runner.accuracy(context.splits.val), 100.0 * runner.accuracy(context.splits.test)

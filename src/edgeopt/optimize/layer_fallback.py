@@ -54,10 +54,10 @@ def fallback_row(row: dict[str, Any], context: RunContext) -> tuple[dict[str, An
         return None, "no layer is slower in int8 than in fp32"
     calibration = str(row.get("calibration") or "minmax")
     path = _fallback_file(variant.model, variant.directory, calibration, slow, context)
-    from edgeopt.optimize.deployments import Deployment, open_deployment
+    from edgeopt.optimize.deployments import Deployment, accuracies, open_deployment
 
     runner = open_deployment(str(path), Deployment("onnxruntime", "int8", int(row["threads"]), calibration))
-    accuracy = (100.0 * runner.accuracy(context.splits.val), 100.0 * runner.accuracy(context.splits.test))
+    accuracy = accuracies(runner, context)
     new = {**row, "file": str(path), "size_bytes": path.stat().st_size, "accuracy_val": accuracy[0],
            "accuracy_test": accuracy[1], "float_layers": slow,
            "pipeline": f"{row['pipeline']}, {len(slow)} layer{'s' if len(slow) > 1 else ''} float"}

@@ -28,7 +28,7 @@ from edgeopt.optimize.outcome import OptimizeOutcome
 from edgeopt.optimize.runtimes import available_runtimes, bf16_here
 from edgeopt.optimize.trial import Reference, TrialObjective, trial_rows, violations
 from edgeopt.optimize.variants import RunContext, make_variant
-from edgeopt.search.study import record_run, run_storage
+from edgeopt.search.study import finished, record_run, run_storage
 from edgeopt.utils.atomic import write_json_atomic
 from edgeopt.utils.run_lock import RunLock
 
@@ -72,8 +72,8 @@ def optimize(config: OptimizeConfig, run_dir: str | os.PathLike[str], *, resume:
         outcome = OptimizeOutcome(target=context.target.to_dict(), notes=notes,
                                   reference_accuracy=reference.to_dict())
         outcome.interrupted, outcome.budget_hit, outcome.here = _trials(study, objective, config, started, say)
-        rows = [row for t in _complete(study) for row in trial_rows(t)]
-        outcome.rows, outcome.trials = rows, distinct_choices(_complete(study))
+        rows = [row for t in finished(study) for row in trial_rows(t)]
+        outcome.rows, outcome.trials = rows, distinct_choices(finished(study))
         if not outcome.interrupted:
             _decide(outcome, rows, context, reference, say)
             outcome.files = _publish(outcome, context)
@@ -151,23 +151,16 @@ def _check_identity(study: optuna.Study, config: OptimizeConfig, name: str) -> N
 
 def _reference(study: optuna.Study, context: RunContext) -> Reference:
     """The baseline's accuracy on its fp32 ONNX file in ONNX Runtime (measured once, kept in the study)."""
-    from edgeopt.optimize.deployments import Deployment, open_deployment
+    from edgeopt.optimize.deployments import Deployment, accuracies, open_deployment
 
     saved = study.user_attrs.get(REFERENCE_ATTR)
     if isinstance(saved, dict):
         return Reference(float(saved["accuracy_val"]), float(saved["accuracy_test"]))
     context.say("baseline: exporting to ONNX and measuring its accuracy on the file")
     path = make_variant(Choice(), context).file("fp32", "onnxruntime", context)
-    runner = open_deployment(str(path), Deployment("onnxruntime", "fp32", 1))
-    found = Reference(100.0 * runner.accuracy(context.splits.val), 100.0 * runner.accuracy(context.splits.test))
+    found = Reference(*accuracies(open_deployment(str(path), Deployment("onnxruntime", "fp32", 1)), context))
     study.set_user_attr(REFERENCE_ATTR, found.to_dict())
     return found
-
-
-def _complete(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    import optuna
-
-    return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
 
 
 def _trials(study: optuna.Study, objective: TrialObjective, config: OptimizeConfig, started: float,
@@ -186,10 +179,10 @@ def _trials(study: optuna.Study, objective: TrialObjective, config: OptimizeConf
     budget = config.time_budget_s
     reserve = max(20.0, 0.1 * budget) if budget else 0.0
     wanted = min(config.trials, space_size(config))
-    say(f"trials: {distinct_choices(_complete(study))} of {wanted} done"
+    say(f"trials: {distinct_choices(finished(study))} of {wanted} done"
         + (f"; time budget {budget / 60:.1f} min" if budget else ""))
     try:
-        while distinct_choices(_complete(study)) < wanted and repeats < MAX_REPEATS:
+        while distinct_choices(finished(study)) < wanted and repeats < MAX_REPEATS:
             if budget and time.monotonic() - started + longest > budget - reserve:
                 say(f"time budget: stopping after {here} trials here; choosing among those done")
                 return False, True, here

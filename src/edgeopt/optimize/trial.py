@@ -102,9 +102,9 @@ class TrialObjective:
 
 def _earlier(trial: optuna.Trial, choice: Choice) -> optuna.trial.FrozenTrial | None:
     """A complete trial of the same study that made the same choice, if any."""
-    import optuna
+    from edgeopt.search.study import finished
 
-    done = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    done = finished(trial.study)
     same = [t for t in done if t.user_attrs.get(CHOICE_ATTR) == choice.to_dict() and "duplicate_of" not in t.user_attrs]
     return same[0] if same else None
 
