@@ -6,6 +6,7 @@ The integration tests train ``simple_cnn`` on the digits data for one epoch, the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +36,13 @@ def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory, digits: Any) ->
         fit(opened.model, digits.train, digits.val, TrainConfig(epochs=1, progress=False))
     return save_checkpoint(tmp_path_factory.mktemp("optimize-ckpt") / CHECKPOINT_NAME, opened.model.eval(),
                            opened.lineage, input_size=digits.input_shape(1), metadata={"dataset": "digits"})
+
+
+@pytest.fixture(scope="module")
+def steady_machine() -> Iterator[None]:
+    """A constant speed probe (the probe gating itself is tested in tests/runtime/test_timing.py)."""
+    from edgeopt.runtime import timing
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(timing, "speed_probe", lambda: 1.0)
+        yield

@@ -6,6 +6,7 @@ calibration, latency_ms, choice, pipeline, trial), as :func:`edgeopt.optimize.tr
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -30,3 +31,13 @@ def fake_context(gate_rounds: int = 5, **config: Any) -> Any:
     image = [[[0.0] * 8] * 8]
     return SimpleNamespace(config=OptimizeConfig(**options), splits=SimpleNamespace(test=[(image, 0)]),
                            say=lambda _text: None)
+
+
+def small_config(checkpoint: Path, **options: Any) -> OptimizeConfig:
+    base: dict[str, Any] = {
+        "model": str(checkpoint), "data": "digits", "runtimes": ("onnxruntime",), "prune_ratios": (0.0, 0.5),
+        "importance": ("l1",), "round_to": (None,), "distill": False, "finetune_epochs": 1,
+        "calibrations": ("minmax",), "trials": 3, "gate_rounds": 5, "confirm_top": 2,
+        # a loose accuracy bound: the one-epoch pruned model is a candidate too, so steps are gated
+        "max_drop": 100.0}
+    return OptimizeConfig(**{**base, **options})

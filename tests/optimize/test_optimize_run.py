@@ -7,38 +7,18 @@ probe is held constant so a busy test machine does not make every block wait out
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import optuna
 import pytest
+from optimize_helpers import small_config
 
 from edgeopt.devices.target import resolve_target
 from edgeopt.errors import EdgeoptError
 from edgeopt.loading import open_model
 from edgeopt.optimize import OptimizeConfig, OptimizeOutcome, optimize
 from edgeopt.optimize.decide import row_key
-
-
-def small_config(checkpoint: Path, **options: Any) -> OptimizeConfig:
-    base: dict[str, Any] = {
-        "model": str(checkpoint), "data": "digits", "runtimes": ("onnxruntime",), "prune_ratios": (0.0, 0.5),
-        "importance": ("l1",), "round_to": (None,), "distill": False, "finetune_epochs": 1,
-        "calibrations": ("minmax",), "trials": 3, "gate_rounds": 5, "confirm_top": 2,
-        # a loose accuracy bound: the one-epoch pruned model is a candidate too, so steps are gated
-        "max_drop": 100.0}
-    return OptimizeConfig(**{**base, **options})
-
-
-@pytest.fixture(scope="module")
-def steady_machine() -> Iterator[None]:
-    """A constant speed probe (the probe gating itself is tested in tests/runtime/test_timing.py)."""
-    from edgeopt.runtime import timing
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(timing, "speed_probe", lambda: 1.0)
-        yield
 
 
 @pytest.fixture(scope="module")

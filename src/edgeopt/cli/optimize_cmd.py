@@ -12,13 +12,15 @@ import typer
 from rich.table import Table
 
 from edgeopt.cli.common import console, make_config, print_json, progress_echo
+from edgeopt.errors import EdgeoptError
 
 if TYPE_CHECKING:
     from edgeopt.optimize.outcome import OptimizeOutcome
 
 
 def optimize(
-    model: str = typer.Argument(..., help="The trained model: an edgeopt checkpoint, registry name or module:factory."),
+    model: str | None = typer.Argument(None, help="The trained model: an edgeopt checkpoint, registry name or "
+                                                   "module:factory (not with --join)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory (optimize.db, variants/, answer.json, best/)."),
     data: str = typer.Option("mnist5k", "--data", "-d", help="Dataset the model was trained on (name or path)."),
     limit: int | None = typer.Option(None, "--limit", help="Keep at most this many samples (quick runs)."),
@@ -40,15 +42,19 @@ def optimize(
     finetune_epochs: int = typer.Option(3, "--finetune-epochs", help="Fine-tuning epochs after pruning."),
     no_distill: bool = typer.Option(False, "--no-distill", help="Fine-tune pruned models without distillation."),
     no_int8: bool = typer.Option(False, "--no-int8", help="Do not try int8."),
-    trials: int = typer.Option(24, "--trials", "-n", help="Trials the study holds when done; the first is the "
-                                                          "baseline (default: 24)."),
+    trials: int | None = typer.Option(None, "--trials", "-n",
+                                      help="Trials the study holds when done; the first is the baseline "
+                                           "(default: 24; with --join: the run's)."),
     time_budget: float | None = typer.Option(None, "--time-budget", help="Minutes for the whole run; the best "
                                                                          "found so far is returned."),
     seed: int = typer.Option(0, "--seed", help="Seed of the split, fine-tuning and the sampler."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in -o; finished trials are kept."),
     storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL (default sqlite:///OUT/"
                                                                "optimize.db)."),
-    study: str = typer.Option("optimize", "--study", help="Study name in the storage."),
+    study: str | None = typer.Option(None, "--study", help="Study name in the storage (default: optimize; with "
+                                                           "--join: the run's)."),
+    join: bool = typer.Option(False, "--join", help="Be a worker: add trials to the run in -o (or, with --storage, "
+                                                    "to its study, files in -o); options come from the study."),
     trust_code: bool = typer.Option(False, "--trust-code", help="Allow a checkpoint's module:factory to be "
                                                                 "imported."),
     as_json: bool = typer.Option(False, "--json", help="Print answer.json instead of tables."),
@@ -58,8 +64,14 @@ def optimize(
     Each step is kept only if its file is measurably faster: never a slower answer (docs/optimize.md).
     """
     from edgeopt.optimize.config import OptimizeConfig
-    from edgeopt.optimize.run import optimize as run_optimize
+    from edgeopt.optimize.run import DEFAULT_STUDY, optimize as run_optimize
 
+    if join:
+        _join(model, out, storage, study, trials, time_budget, trust_code, as_json)
+        return
+    if model is None:
+        raise EdgeoptError("MODEL is missing", hint="edgeopt optimize MODEL -o RUN_DIR, or --join -o RUN_DIR to add "
+                                                    "a worker to a run")
     options = {"model": model, "data": data, "limit": limit, "target": target, "max_drop": max_drop,
                "latency_budget_ms": latency_budget, "size_budget_bytes": size_budget,
                "runtimes": tuple(runtime) if runtime else None,
@@ -69,13 +81,31 @@ def optimize(
                "trust_code": trust_code}
     config = make_config(OptimizeConfig, **{k: v for k, v in options.items() if v is not None})
     echo = progress_echo(as_json)
-    outcome = run_optimize(config, out, resume=resume, storage=storage, study_name=study, echo=echo)
+    outcome = run_optimize(config, out, resume=resume, storage=storage, study_name=study or DEFAULT_STUDY, echo=echo)
     if as_json:
         print_json(outcome.to_dict())
     else:
         show(outcome, out)
     if outcome.interrupted:
         raise typer.Exit(130)  # Ctrl-C: the shell's convention; every finished trial is kept
+
+
+def _join(model: str | None, out: Path, storage: str | None, study: str | None, trials: int | None,
+          time_budget: float | None, trust_code: bool, as_json: bool) -> None:
+    """``--join``: run trials of an existing study from this process (a worker)."""
+    from edgeopt.optimize.worker import join
+
+    if model is not None:
+        raise EdgeoptError("--join takes the run's model and options from its study", hint="drop MODEL")
+    done, interrupted = join(out, storage=storage, study_name=study, trials=trials,
+                             time_budget_s=None if time_budget is None else time_budget * 60.0, trust_code=trust_code,
+                             echo=progress_echo(as_json))
+    if as_json:
+        print_json({"trials_here": done, "interrupted": interrupted})
+    else:
+        console.print(f"worker: {done} trials completed here; the run's own process chooses the answer")
+    if interrupted:
+        raise typer.Exit(130)
 
 
 def show(outcome: OptimizeOutcome, out: Path) -> None:

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from edgeopt.errors import EdgeoptError
@@ -48,6 +49,29 @@ def reference_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return min(own, key=lambda r: float(r["latency_ms"]))
 
 
+def local_row(row: dict[str, Any], context: RunContext) -> dict[str, Any]:
+    """``row`` with a file this process can open.
+
+    A worker on another machine made its files in its own directory: the deciding process makes
+    the same choice's file here (in its run directory, once) and measures its accuracy on it,
+    since fine-tuning on another CPU need not give the same weights. The row's latency stays
+    the worker's until the side-by-side runs time the file here.
+    """
+    from edgeopt.optimize.deployments import accuracies
+    from edgeopt.optimize.variants import make_variant
+
+    if Path(row["file"]).exists():
+        return row
+    deployment = deployment_of(row)
+    context.say(f"  {row_name(row)}: made by a worker on {(row.get('measured_on') or {}).get('host', 'another host')}"
+                "; making its file here")
+    path = make_variant(Choice.from_dict(row["choice"]), context).file(deployment.file_precision, row["runtime"],
+                                                                       context, row.get("calibration"))
+    val, test = accuracies(open_deployment(str(path), deployment), context)
+    return {**row, "file": str(path), "size_bytes": path.stat().st_size, "accuracy_val": val, "accuracy_test": test,
+            "made_here": True}
+
+
 def confirm(candidates: list[dict[str, Any]], reference: dict[str, Any], context: RunContext,
             say: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
     """Time ``candidates`` and the reference side by side; the fastest median and every figure."""
@@ -67,12 +91,14 @@ def confirm(candidates: list[dict[str, Any]], reference: dict[str, Any], context
 def gated_chain(winner: dict[str, Any], reference: dict[str, Any], rows: list[dict[str, Any]],
                 context: RunContext, say: Callable[[str], None],
                 refine: Callable[[dict[str, Any], list[dict[str, Any]]], dict[str, Any]] | None = None,
+                localize: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
                 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Walk from the reference to ``winner`` one step at a time, keeping only measured speed-ups.
 
     ``refine`` may add one more step to the kept artifact (the per-layer fallback) before the
     result is gated against the reference itself, always, in a run of its own: its figures are
-    the answer's latency and speed-up.
+    the answer's latency and speed-up. ``localize`` gives an intermediate row a file this
+    process can open (:func:`local_row`).
 
     Returns:
         The artifact to ship (a row) and the steps: name, parent and child labels, the gate's
@@ -80,7 +106,8 @@ def gated_chain(winner: dict[str, Any], reference: dict[str, Any], rows: list[di
     """
     steps: list[dict[str, Any]] = []
     kept = reference
-    for name, child in _chain(winner, reference, rows):
+    for name, step_row in _chain(winner, reference, rows):
+        child = localize(step_row) if localize is not None else step_row
         gate = _gate(kept, child, context)
         steps.append({"step": name, "parent": row_name(kept), "child": row_name(child), "gate": gate.to_dict(),
                       "kept": gate.keep})

@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgeopt.errors import EdgeoptError
-from edgeopt.optimize.choices import Choice, distinct_choices, first_trials, space_size
+from edgeopt.optimize.choices import Choice, distinct_choices, space_size
 from edgeopt.optimize.config import RUNTIMES, OptimizeConfig
-from edgeopt.optimize.decide import confirm, fallback_step, gated_chain, reference_row, row_key, row_name
+from edgeopt.optimize.decide import confirm, fallback_step, gated_chain, local_row, reference_row, row_key, row_name
 from edgeopt.optimize.outcome import OptimizeOutcome
 from edgeopt.optimize.runtimes import available_runtimes, bf16_here
-from edgeopt.optimize.trial import Reference, TrialObjective, trial_rows, violations
+from edgeopt.optimize.study import open_study, reference_accuracy
+from edgeopt.optimize.trial import Reference, TrialObjective, measured_on, trial_rows, violations
 from edgeopt.optimize.variants import RunContext, make_variant
 from edgeopt.search.study import finished, record_run, run_storage
 from edgeopt.utils.atomic import write_json_atomic
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 MARKER = "optimize.json"
 ANSWER = "answer.json"
 DEFAULT_STUDY = "optimize"
-CONFIG_ATTR, IDENTITY_ATTR, REFERENCE_ATTR = "edgeopt.optimize", "edgeopt.identity", "edgeopt.reference"
 Echo = Callable[[str], None]
 MAX_REPEATS = 30  # trials in a row the sampler may only repeat tried choices before the run stops sampling
 
@@ -59,19 +59,15 @@ def optimize(config: OptimizeConfig, run_dir: str | os.PathLike[str], *, resume:
     with RunLock(root):
         storage_url, study_name = run_storage(root / MARKER, resume=resume, storage=storage, study_name=study_name,
                                               what="an optimization", default_db=root / "optimize.db")
-        context, runtimes, notes, bf16, threads = _context(config, root, say)
-        study = _study(config, storage_url, study_name, resume=resume)
+        context, runtimes, notes, bf16, threads = context_for(config, root, say)
+        study = open_study(config, storage_url, study_name, resume=resume)
         # Recorded only now: a refused start or resume leaves the directory as it was.
         record_run(root / MARKER, config.to_attr(), storage_url, study_name)
-        reference = _reference(study, context)
-        objective = TrialObjective(context, reference, runtimes, bf16=bf16, threads=threads,
-                                   on_trial=_progress(say, reference, config))
-        say(f"target: {context.target.display_name}; runtimes {', '.join(runtimes)}; threads "
-            f"{'/'.join(map(str, threads))}; bf16 {'tried' if bf16 else 'not tried'}; baseline accuracy "
-            f"{reference.accuracy_val:.2f}% (val), {reference.accuracy_test:.2f}% (test)")
+        objective = objective_for(study, context, runtimes, bf16, threads)
+        reference = objective.reference
         outcome = OptimizeOutcome(target=context.target.to_dict(), notes=notes,
                                   reference_accuracy=reference.to_dict())
-        outcome.interrupted, outcome.budget_hit, outcome.here = _trials(study, objective, config, started, say)
+        outcome.interrupted, outcome.budget_hit, outcome.here = run_trials(study, objective, config, started, say)
         rows = [row for t in finished(study) for row in trial_rows(t)]
         outcome.rows, outcome.trials = rows, distinct_choices(finished(study))
         if not outcome.interrupted:
@@ -89,8 +85,14 @@ def optimize(config: OptimizeConfig, run_dir: str | os.PathLike[str], *, resume:
         return outcome
 
 
-def _context(config: OptimizeConfig, root: Path,
-             say: Echo) -> tuple[RunContext, tuple[str, ...], list[str], bool, tuple[int, ...]]:
+def context_for(config: OptimizeConfig, root: Path,
+                say: Echo) -> tuple[RunContext, tuple[str, ...], list[str], bool, tuple[int, ...]]:
+    """What trials need in this process: the context, the runtimes installed, notes, bf16, thread counts.
+
+    Raises:
+        EdgeoptError: an unknown target, a runtime asked for that is not installed, a model that
+            cannot be read here, data that cannot be loaded.
+    """
     from edgeopt.data import load_dataset
     from edgeopt.devices.target import resolve_target
     from edgeopt.loading import open_model
@@ -109,82 +111,40 @@ def _context(config: OptimizeConfig, root: Path,
     return RunContext(config, splits, baseline, target, root, say), runtimes, notes, bf16, threads
 
 
-def _study(config: OptimizeConfig, url: str, name: str, *, resume: bool) -> optuna.Study:
-    import optuna
-
-    from edgeopt.search.study import open_storage
-    from edgeopt.utils.quiet import no_warnings
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" line on stderr
-    db = open_storage(url)
-    names = {s.study_name for s in db.get_all_studies()}
-    with no_warnings():  # multivariate TPE is "experimental" since Optuna 2.2
-        sampler = optuna.samplers.TPESampler(seed=config.seed, multivariate=True, group=True,
-                                             n_startup_trials=min(8, max(3, config.trials // 4)))
-    if name in names:
-        if not resume:
-            raise EdgeoptError(f"study {name!r} already exists in the storage", hint="add --resume, or --study NAME")
-        study = optuna.load_study(study_name=name, storage=db, sampler=sampler)
-        _check_identity(study, config, name)
-        return study
-    study = optuna.create_study(storage=db, study_name=name, direction="minimize", sampler=sampler)
-    study.set_user_attr(CONFIG_ATTR, config.to_attr())
-    study.set_user_attr(IDENTITY_ATTR, config.identity())
-    for params in first_trials(config):
-        study.enqueue_trial(params)
-    return study
+def objective_for(study: optuna.Study, context: RunContext, runtimes: tuple[str, ...], bf16: bool,
+                  threads: tuple[int, ...]) -> TrialObjective:
+    """The trial objective, after the baseline's accuracy is known (measured once per study)."""
+    reference = reference_accuracy(study, context)
+    context.say(f"target: {context.target.display_name}; runtimes {', '.join(runtimes)}; threads "
+                f"{'/'.join(map(str, threads))}; bf16 {'tried' if bf16 else 'not tried'}; baseline accuracy "
+                f"{reference.accuracy_val:.2f}% (val), {reference.accuracy_test:.2f}% (test)")
+    return TrialObjective(context, reference, runtimes, bf16=bf16, threads=threads,
+                          on_trial=_progress(context.say, reference, context.config))
 
 
-def _check_identity(study: optuna.Study, config: OptimizeConfig, name: str) -> None:
-    recorded = study.user_attrs.get(CONFIG_ATTR)
-    if not isinstance(recorded, dict):
-        raise EdgeoptError(f"study {name!r} is not an edgeopt optimization",
-                           hint="name a study `edgeopt optimize` made")
-    if study.user_attrs.get(IDENTITY_ATTR) != config.identity():
-        try:
-            changed = "; ".join(OptimizeConfig.model_validate(recorded).differences(config)[:4])
-        except ValueError:
-            changed = "options this edgeopt does not read"
-        raise EdgeoptError(f"study {name!r} was made with other options: {changed}",
-                           hint="use the study's options, or start a new run directory")
-
-
-def _reference(study: optuna.Study, context: RunContext) -> Reference:
-    """The baseline's accuracy on its fp32 ONNX file in ONNX Runtime (measured once, kept in the study)."""
-    from edgeopt.optimize.deployments import Deployment, accuracies, open_deployment
-
-    saved = study.user_attrs.get(REFERENCE_ATTR)
-    if isinstance(saved, dict):
-        return Reference(float(saved["accuracy_val"]), float(saved["accuracy_test"]))
-    context.say("baseline: exporting to ONNX and measuring its accuracy on the file")
-    path = make_variant(Choice(), context).file("fp32", "onnxruntime", context)
-    found = Reference(*accuracies(open_deployment(str(path), Deployment("onnxruntime", "fp32", 1)), context))
-    study.set_user_attr(REFERENCE_ATTR, found.to_dict())
-    return found
-
-
-def _trials(study: optuna.Study, objective: TrialObjective, config: OptimizeConfig, started: float,
-            say: Echo) -> tuple[bool, bool, int]:
+def run_trials(study: optuna.Study, objective: TrialObjective, config: OptimizeConfig, started: float,
+               say: Echo, *, reserve: bool = True) -> tuple[bool, bool, int]:
     """Run trials until the study holds ``config.trials`` distinct choices or the budget would be overrun.
 
-    A new trial starts only if the longest trial so far still fits before the budget's reserve
-    (a tenth, at least 20 s, for confirming and gating), so the answer comes within the budget
-    unless a single trial is longer than it. A choice the sampler repeats is not measured again
-    and does not count; the run stops when every choice has been tried or the sampler has only
-    repeated itself for :data:`MAX_REPEATS` trials in a row.
+    A new trial starts only if the longest trial so far still fits before the budget's end, less
+    (with ``reserve``, the deciding process) a tenth, at least 20 s, for confirming and gating,
+    so the answer comes within the budget unless a single trial is longer than it. A choice the
+    sampler repeats is not measured again and does not count; the run stops when every choice
+    has been tried or the sampler has only repeated itself for :data:`MAX_REPEATS` trials in a row.
     """
     import optuna
 
     here, longest, repeats = 0, 0.0, 0
     budget = config.time_budget_s
-    reserve = max(20.0, 0.1 * budget) if budget else 0.0
+    kept_back = max(20.0, 0.1 * budget) if budget and reserve else 0.0
     wanted = min(config.trials, space_size(config))
     say(f"trials: {distinct_choices(finished(study))} of {wanted} done"
         + (f"; time budget {budget / 60:.1f} min" if budget else ""))
     try:
         while distinct_choices(finished(study)) < wanted and repeats < MAX_REPEATS:
-            if budget and time.monotonic() - started + longest > budget - reserve:
-                say(f"time budget: stopping after {here} trials here; choosing among those done")
+            if budget and time.monotonic() - started + longest > budget - kept_back:
+                say(f"time budget: stopping after {here} trials here"
+                    + ("; choosing among those done" if reserve else ""))
                 return False, True, here
             began = time.monotonic()
             study.optimize(objective, n_trials=1, catch=(EdgeoptError,), gc_after_trial=False)
@@ -203,16 +163,23 @@ def _trials(study: optuna.Study, objective: TrialObjective, config: OptimizeConf
 
 def _decide(outcome: OptimizeOutcome, rows: list[dict[str, Any]], context: RunContext, accuracy: Reference,
             say: Echo) -> None:
-    reference = reference_row(rows)
+    reference = local_row(reference_row(rows), context)
     feasible = sorted((r for r in rows if r.get("feasible")), key=lambda r: float(r["latency_ms"]))
     if not feasible:
         raise _nothing_feasible(rows, context.config)
+    _note_other_cpus(outcome, rows)
     top: list[dict[str, Any]] = []
     for row in feasible:
+        row = local_row(row, context)
+        if row.get("made_here") and any(v > 0 for v in violations(row, accuracy, context)):
+            say(f"  {row_name(row)}: its file made here breaks a bound; not a candidate")
+            continue
         if row_key(row) not in {row_key(t) for t in top}:
             top.append(row)
         if len(top) == context.config.confirm_top:
             break
+    if not top:
+        raise _nothing_feasible(rows, context.config)
     winner, figures = confirm(top, reference, context, say)
     outcome.confirmed = figures
 
@@ -220,7 +187,8 @@ def _decide(outcome: OptimizeOutcome, rows: list[dict[str, Any]], context: RunCo
         return fallback_step(kept, steps, context, lambda row: all(v <= 0 for v in violations(row, accuracy, context)),
                              say)
 
-    chosen, outcome.steps = gated_chain(winner, reference, rows, context, say, refine=refine)
+    chosen, outcome.steps = gated_chain(winner, reference, rows, context, say, refine=refine,
+                                        localize=lambda row: local_row(row, context))
     final = next((s["gate"] for s in outcome.steps if s.get("final")), None)
     if final is not None and final["verdict"] == "faster":  # both figures from the final side-by-side run
         outcome.reference = {**reference, "confirmed_ms": final["parent_ms"]}
@@ -229,6 +197,16 @@ def _decide(outcome: OptimizeOutcome, rows: list[dict[str, Any]], context: RunCo
         confirmed = figures.get(row_name(reference), {}).get("latency_ms")
         outcome.reference = {**reference, "confirmed_ms": confirmed}
         outcome.chosen = {**reference, "confirmed_ms": confirmed}
+
+
+def _note_other_cpus(outcome: OptimizeOutcome, rows: list[dict[str, Any]]) -> None:
+    """Say so when workers on other CPUs measured trials: their figures only chose the candidates."""
+    here = measured_on()["cpu"]
+    others = sorted({str((r.get("measured_on") or {}).get("cpu")) for r in rows
+                     if (r.get("measured_on") or {}).get("cpu") not in (None, here)})
+    if others:
+        outcome.notes.append(f"some trials were measured on another CPU ({'; '.join(others)}): their latencies "
+                             "only chose the candidates; every figure in the answer was measured here")
 
 
 def _nothing_feasible(rows: list[dict[str, Any]], config: OptimizeConfig) -> EdgeoptError:

@@ -8,6 +8,7 @@ Every row measured is kept in the trial (``deployments``), for the final choice 
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,14 @@ if TYPE_CHECKING:
 CHOICE_ATTR = "choice"
 ROWS_ATTR = "deployments"
 CONSTRAINT_NAMES = ("accuracy_drop", "size", "latency")
+MEASURED_ON_ATTR = "measured_on"
+
+
+def measured_on() -> dict[str, str]:
+    """This machine as trials record it: host name and CPU model (latencies compare only within one CPU)."""
+    from edgeopt.latency.key import cpu_info
+
+    return {"host": socket.gethostname(), "cpu": cpu_info()[0]}
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,7 @@ class TrialObjective:
     def _evaluate(self, trial: optuna.Trial) -> float:
         choice = suggest(trial, self.context.config)
         trial.set_user_attr(CHOICE_ATTR, choice.to_dict())
+        trial.set_user_attr(MEASURED_ON_ATTR, measured_on())
         earlier = _earlier(trial, choice)
         if earlier is not None:  # the sampler repeated itself: the same files, measured already
             trial.set_user_attr(ROWS_ATTR, earlier.user_attrs.get(ROWS_ATTR, []))
@@ -115,6 +125,7 @@ def trial_rows(trial: optuna.trial.FrozenTrial) -> list[dict[str, Any]]:
     if "duplicate_of" in trial.user_attrs:
         return []  # its rows are the earlier trial's
     rows = trial.user_attrs.get(ROWS_ATTR, [])
-    return [{**row, "trial": trial.number, "choice": choice.to_dict(),
+    where = trial.user_attrs.get(MEASURED_ON_ATTR)
+    return [{**row, "trial": trial.number, "choice": choice.to_dict(), "measured_on": where,
              "pipeline": choice.row_label(str(row.get("precision")), row.get("calibration"))}
             for row in rows if isinstance(row, dict)]
