@@ -26,10 +26,10 @@ def test_unpruned_trial_asks_only_for_the_calibration():
 
 
 def test_pruned_trial_asks_for_every_parameter():
-    trial = FixedTrial({"prune_ratio": 0.5, "importance": "l2", "round_to": 8, "distill": True,
+    trial = FixedTrial({"prune_ratio": 0.5, "importance": "l2", "round_to": 8, "epochs": 1, "distill": True,
                         "calibration": "entropy"})
-    assert suggest(trial, config()) == Choice(0.5, "l2", 8, True, "entropy")
-    assert set(trial.params) == {"prune_ratio", "importance", "round_to", "distill", "calibration"}
+    assert suggest(trial, config()) == Choice(0.5, "l2", 8, True, "entropy", 1)
+    assert set(trial.params) == {"prune_ratio", "importance", "round_to", "epochs", "distill", "calibration"}
 
 
 def test_unpruned_trial_ignores_pruning_values_offered():
@@ -40,10 +40,10 @@ def test_unpruned_trial_ignores_pruning_values_offered():
 
 
 def test_distill_is_asked_only_when_fine_tuning_and_allowed():
-    params = {"prune_ratio": 0.5, "importance": "l1", "round_to": None, "distill": True, "calibration": "minmax"}
-    for options in ({"finetune_epochs": 0}, {"distill": False}):
-        trial = FixedTrial(params)
-        assert suggest(trial, config(**options)) == Choice(0.5, "l1", None, False, "minmax")
+    for epochs, options in ((0, {"finetune_epochs": 0}), (1, {"distill": False})):
+        trial = FixedTrial({"prune_ratio": 0.5, "importance": "l1", "round_to": None, "epochs": epochs,
+                            "distill": True, "calibration": "minmax"})
+        assert suggest(trial, config(**options)) == Choice(0.5, "l1", None, False, "minmax", epochs)
         assert "distill" not in trial.params
 
 
@@ -59,31 +59,40 @@ def test_variant_key_shared_across_calibrations_and_distinct_across_pruning_opti
         == Choice(0.5, "l1", 8, False, "entropy").variant_key
     assert Choice().variant_key == Choice(calibration="minmax").variant_key == "baseline"
     others = [Choice(0.25, "l1", 8, False), Choice(0.5, "l2", 8, False), Choice(0.5, "l1", None, False),
-              Choice(0.5, "l1", 8, True), Choice()]
+              Choice(0.5, "l1", 8, True), Choice(0.5, "l1", 8, False, epochs=10), Choice()]
     keys = {c.variant_key for c in [pruned, *others]}
-    assert len(keys) == 6
+    assert len(keys) == 7
     assert pruned.variant_key.startswith("prune50-")
 
 
 def test_labels():
     assert Choice().label == "baseline"
     assert Choice(calibration="minmax").label == "baseline; int8 minmax"
-    assert Choice(0.25, "taylor").label == "prune 25% (taylor)"
-    choice = Choice(0.5, "l1", 8, True, "entropy")
-    assert choice.row_label("fp32") == choice.row_label("bf16") == "prune 50% (l1, round 8, distilled)"
-    assert choice.row_label("int8") == "prune 50% (l1, round 8, distilled) + int8 (entropy)"
-    assert choice.row_label("int8", "pt2e") == "prune 50% (l1, round 8, distilled) + int8 (pt2e)"
+    assert Choice(0.25, "taylor").label == "prune 25% (taylor, not tuned)"
+    assert Choice(0.25, "taylor", epochs=3).label == "prune 25% (taylor, tuned 3 ep)"
+    choice = Choice(0.5, "l1", 8, True, "entropy", 10)
+    assert choice.row_label("fp32") == choice.row_label("bf16") == "prune 50% (l1, round 8, distilled 10 ep)"
+    assert choice.row_label("int8") == "prune 50% (l1, round 8, distilled 10 ep) + int8 (entropy)"
+    assert choice.row_label("int8", "pt2e") == "prune 50% (l1, round 8, distilled 10 ep) + int8 (pt2e)"
+
+
+def test_epochs_accept_one_number_or_several_and_refuse_bad_ones():
+    assert config(finetune_epochs=4).finetune_epochs == (4,)
+    assert config(finetune_epochs=[3, 10, 3]).finetune_epochs == (3, 10)
+    for bad in ((), (-1,), (2.5,), (True,)):
+        with pytest.raises(ValueError, match="fine-tuning epochs"):
+            config(finetune_epochs=bad)
 
 
 def test_to_dict_round_trips():
-    choice = Choice(0.75, "bn_scale", 8, True, "percentile")
+    choice = Choice(0.75, "bn_scale", 8, True, "percentile", 10)
     assert Choice.from_dict(choice.to_dict()) == choice
 
 
 def distinct_by_enumeration(cfg: OptimizeConfig) -> int:
     """Every combination of every parameter value, through suggest: the distinct choices it yields."""
     values = {"prune_ratio": cfg.prune_ratios, "importance": cfg.importance, "round_to": cfg.round_to,
-              "distill": (False, True), "calibration": cfg.calibrations}
+              "epochs": cfg.finetune_epochs, "distill": (False, True), "calibration": cfg.calibrations}
     found = set()
     for combo in itertools.product(*values.values()):
         found.add(suggest(FixedTrial(dict(zip(values, combo, strict=True))), cfg))
@@ -102,6 +111,10 @@ def distinct_by_enumeration(cfg: OptimizeConfig) -> int:
     ({"quantize": False}, 9),
     # two ratios > 0: 16 pruned + 1 = 17, x 2 = 34
     ({"prune_ratios": (0.0, 0.25, 0.5)}, 34),
+    # two fine-tuning lengths: 2 x 2 x 2 x 2 = 16 pruned + 1 = 17, x 2 = 34
+    ({"finetune_epochs": (1, 5)}, 34),
+    # 0 and 5 epochs: 4 untuned + 8 (5 epochs, distilled or not) = 12 pruned + 1 = 13, x 2 = 26
+    ({"finetune_epochs": (0, 5)}, 26),
     # 0 is added to the ratios: the same space as (0, 0.5)
     ({"prune_ratios": (0.5,)}, 18),
 ])
@@ -112,18 +125,18 @@ def test_space_size_matches_a_hand_count_and_the_enumeration(options, by_hand):
 
 
 def test_first_trials_are_the_baseline_then_a_ladder_of_ratios():
-    cfg = config(calibrations=("entropy", "minmax"), prune_ratios=(0.5, 0.25))
+    cfg = config(calibrations=("entropy", "minmax"), prune_ratios=(0.5, 0.25), finetune_epochs=(1, 4))
     first = first_trials(cfg)
     assert first[0] == {"prune_ratio": 0.0, "calibration": "entropy"}
     assert [suggest(FixedTrial(p), cfg) for p in first] == [
-        Choice(calibration="entropy"), Choice(0.25, "l1", None, True, "entropy"),
-        Choice(0.5, "l1", None, True, "entropy")]
+        Choice(calibration="entropy"), Choice(0.25, "l1", None, True, "entropy", 4),
+        Choice(0.5, "l1", None, True, "entropy", 4)]
 
 
 def test_ladder_without_distillation_does_not_ask_for_it():
     cfg = config(distill=False)
     assert all("distill" not in p for p in first_trials(cfg))
-    assert [suggest(FixedTrial(p), cfg) for p in first_trials(cfg)][1] == Choice(0.5, "l1", None, False, "minmax")
+    assert [suggest(FixedTrial(p), cfg) for p in first_trials(cfg)][1] == Choice(0.5, "l1", None, False, "minmax", 1)
 
 
 def test_first_trial_without_quantize_is_the_float_baseline_only():

@@ -171,7 +171,7 @@ def test_pruned_int8_without_a_measured_fp32_row_is_one_step(gates):
     gates.set(REFERENCE, PRUNED_INT8, FASTER)
     kept, steps = gated_chain(PRUNED_INT8, REFERENCE, rows, fake_context(), lambda _text: None)
     assert kept is PRUNED_INT8 and len(steps) == 2 and steps[1].get("final")
-    assert steps[0]["step"].startswith("prune 50% (l1) + int8 (minmax)")
+    assert steps[0]["step"].startswith("prune 50% (l1, not tuned) + int8 (minmax)")
 
 
 def test_refinement_is_gated_before_the_final_check(gates):

@@ -39,7 +39,9 @@ def optimize(
     prune_ratio: list[float] | None = typer.Option(None, "--prune-ratio",
                                                    help="Structured pruning ratios tried (repeat; 0 = not pruned; "
                                                         "default: 0 0.25 0.5 0.75)."),
-    finetune_epochs: int = typer.Option(3, "--finetune-epochs", help="Fine-tuning epochs after pruning."),
+    finetune_epochs: list[int] | None = typer.Option(None, "--finetune-epochs",
+                                                     help="Fine-tuning lengths tried after pruning, in epochs "
+                                                          "(repeat; the longest opens the search; default: 3 10)."),
     no_distill: bool = typer.Option(False, "--no-distill", help="Fine-tune pruned models without distillation."),
     no_int8: bool = typer.Option(False, "--no-int8", help="Do not try int8."),
     trials: int | None = typer.Option(None, "--trials", "-n",
@@ -75,7 +77,8 @@ def optimize(
     options = {"model": model, "data": data, "limit": limit, "target": target, "max_drop": max_drop,
                "latency_budget_ms": latency_budget, "size_budget_bytes": size_budget,
                "runtimes": tuple(runtime) if runtime else None,
-               "prune_ratios": tuple(prune_ratio) if prune_ratio else None, "finetune_epochs": finetune_epochs,
+               "prune_ratios": tuple(prune_ratio) if prune_ratio else None,
+               "finetune_epochs": tuple(finetune_epochs) if finetune_epochs else None,
                "distill": not no_distill, "quantize": not no_int8, "trials": trials,
                "time_budget_s": None if time_budget is None else time_budget * 60.0, "seed": seed,
                "trust_code": trust_code}

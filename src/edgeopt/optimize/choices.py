@@ -6,8 +6,8 @@ sampled: every such deployment of the trial's model is measured, since timing on
 fraction of a second and an int8 file a few seconds, while making a model costs a fine-tuning.
 
 Example:
-    >>> Choice(0.5, "l1", 8, True, "entropy").row_label("int8")
-    'prune 50% (l1, round 8, distilled) + int8 (entropy)'
+    >>> Choice(0.5, "l1", 8, True, "entropy", epochs=10).row_label("int8")
+    'prune 50% (l1, round 8, distilled 10 ep) + int8 (entropy)'
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class Choice:
         round_to: Channel counts rounded to this multiple (None: not rounded).
         distill: Fine-tuned by distillation from the unpruned baseline (else plain training).
         calibration: Calibration of the trial's int8 files (None: int8 not tried).
+        epochs: Fine-tuning epochs of a pruned model (0: not fine-tuned, or not pruned).
     """
 
     prune_ratio: float = 0.0
@@ -40,6 +41,7 @@ class Choice:
     round_to: int | None = None
     distill: bool = False
     calibration: str | None = None
+    epochs: int = 0
 
     @property
     def pruned(self) -> bool:
@@ -51,7 +53,7 @@ class Choice:
         """The model this choice needs (files of one model are shared by every trial using it)."""
         if not self.pruned:
             return "baseline"
-        text = json.dumps([self.prune_ratio, self.importance, self.round_to, self.distill])
+        text = json.dumps([self.prune_ratio, self.importance, self.round_to, self.distill, self.epochs])
         return f"prune{round(self.prune_ratio * 100)}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
     @property
@@ -62,8 +64,8 @@ class Choice:
         details = [self.importance or "l1"]
         if self.round_to:
             details.append(f"round {self.round_to}")
-        if self.distill:
-            details.append("distilled")
+        tuning = "distilled" if self.distill else "tuned"
+        details.append(f"{tuning} {self.epochs} ep" if self.epochs else "not tuned")
         return f"prune {self.prune_ratio:.0%} ({', '.join(details)})"
 
     @property
@@ -86,7 +88,8 @@ class Choice:
         """The inverse of :meth:`to_dict`."""
         round_to = data.get("round_to")
         return cls(float(data.get("prune_ratio") or 0.0), data.get("importance"),
-                   None if round_to is None else int(round_to), bool(data.get("distill")), data.get("calibration"))
+                   None if round_to is None else int(round_to), bool(data.get("distill")), data.get("calibration"),
+                   int(data.get("epochs") or 0))
 
 
 def suggest(trial: optuna.Trial, config: OptimizeConfig) -> Choice:
@@ -95,21 +98,23 @@ def suggest(trial: optuna.Trial, config: OptimizeConfig) -> Choice:
     importance: str | None = None
     round_to: int | None = None
     distill = False
+    epochs = 0
     if ratio > 0:
         importance = str(trial.suggest_categorical("importance", list(config.importance)))
         rounded = trial.suggest_categorical("round_to", list(config.round_to))
         round_to = None if rounded is None else int(rounded)
-        if config.distill and config.finetune_epochs > 0:
+        epochs = int(trial.suggest_categorical("epochs", list(config.finetune_epochs)))
+        if config.distill and epochs > 0:
             distill = bool(trial.suggest_categorical("distill", [False, True]))
     calibration = str(trial.suggest_categorical("calibration", list(config.calibrations))) if config.quantize else None
-    return Choice(ratio, importance, round_to, distill, calibration)
+    return Choice(ratio, importance, round_to, distill, calibration, epochs)
 
 
 def space_size(config: OptimizeConfig) -> int:
     """How many distinct choices ``config`` allows (a run stops early when it has tried them all)."""
+    tunings = sum(2 if config.distill and e > 0 else 1 for e in config.finetune_epochs)
     pruned_models = len([r for r in config.prune_ratios if r > 0]) * len(config.importance) * len(config.round_to)
-    if config.distill and config.finetune_epochs > 0:
-        pruned_models *= 2
+    pruned_models *= tunings
     models = pruned_models + (1 if 0.0 in config.prune_ratios else 0)
     return models * (len(config.calibrations) if config.quantize else 1)
 
@@ -123,16 +128,18 @@ def first_trials(config: OptimizeConfig) -> list[dict[str, Any]]:
     """Parameters queued before sampling: the baseline, then one model per pruning ratio, mildest first.
 
     The baseline's fp32 files are the reference every candidate must beat; measuring it first
-    also finds its fastest runtime. The ladder of ratios (first importance and rounding,
-    distilled where allowed) maps how accuracy and latency fall with pruning before the sampler
-    takes over, so a short budget still sees the whole range rather than a random corner.
+    also finds its fastest runtime. The ladder of ratios (first importance and rounding, the
+    longest fine-tuning, distilled where allowed) maps how accuracy and latency fall with
+    pruning before the sampler takes over, so a short budget still sees the whole range rather
+    than a random corner.
     """
     calibration = {"calibration": config.calibrations[0]} if config.quantize else {}
     trials: list[dict[str, Any]] = [{"prune_ratio": 0.0, **calibration}]
     for ratio in (r for r in config.prune_ratios if r > 0):
+        epochs = max(config.finetune_epochs)  # the ladder shows what each ratio can win back at best
         rung: dict[str, Any] = {"prune_ratio": ratio, "importance": config.importance[0],
-                                "round_to": config.round_to[0], **calibration}
-        if config.distill and config.finetune_epochs > 0:
+                                "round_to": config.round_to[0], "epochs": epochs, **calibration}
+        if config.distill and epochs > 0:
             rung["distill"] = True
         trials.append(rung)
     return trials

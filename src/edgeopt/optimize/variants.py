@@ -121,7 +121,7 @@ def make_variant(choice: Choice, context: RunContext) -> Variant:
     if saved.exists():
         loaded = load_checkpoint(saved, trust_code=context.config.trust_code)
         return Variant(choice.variant_key, loaded.model.eval(), loaded.lineage, directory)
-    context.say(f"  making {choice.model_label}: pruning, then fine-tuning {context.config.finetune_epochs} epochs")
+    context.say(f"  making {choice.model_label}: pruning, then fine-tuning {choice.epochs} epochs")
     model, lineage = _pruned_and_tuned(choice, context)
     save_checkpoint(saved, model, lineage, input_size=context.splits.input_shape(1),
                     metadata={"optimize_variant": choice.to_dict(), "dataset": context.config.data})
@@ -140,9 +140,9 @@ def _pruned_and_tuned(choice: Choice, context: RunContext) -> tuple[nn.Module, L
     inputs = Inputs(example=context.example, data=context.splits, resolve=lambda _name: context.baseline.model)
     steps: list[Transform] = [StructuredPrune(ratio=choice.prune_ratio, importance=choice.importance or "l1",
                                               round_to=choice.round_to)]
-    if config.finetune_epochs > 0:
+    if choice.epochs > 0:
         # Pruned weights are close to good ones: a lower rate than training from scratch keeps them.
-        tune = TrainConfig(epochs=config.finetune_epochs, lr=1e-3, seed=config.seed, progress=False)
+        tune = TrainConfig(epochs=choice.epochs, lr=1e-3, seed=config.seed, progress=False)
         steps.append(Distill(teacher="baseline", train=tune) if choice.distill else Train(train=tune))
     torch.manual_seed(config.seed)
     model, lineage = context.baseline.model, context.baseline.lineage
