@@ -121,7 +121,9 @@ def make_variant(choice: Choice, context: RunContext) -> Variant:
     if saved.exists():
         loaded = load_checkpoint(saved, trust_code=context.config.trust_code)
         return Variant(choice.variant_key, loaded.model.eval(), loaded.lineage, directory)
-    context.say(f"  making {choice.model_label}: pruning, then fine-tuning {choice.epochs} epochs")
+    plural = "s" if choice.epochs != 1 else ""
+    tuning = f"fine-tuning {choice.epochs} epoch{plural}" if choice.epochs else "no fine-tuning"
+    context.say(f"  making {choice.model_label}: pruning, then {tuning}")
     model, lineage = _pruned_and_tuned(choice, context)
     save_checkpoint(saved, model, lineage, input_size=context.splits.input_shape(1),
                     metadata={"optimize_variant": choice.to_dict(), "dataset": context.config.data})
