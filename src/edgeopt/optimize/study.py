@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from edgeopt.errors import EdgeoptError
 from edgeopt.optimize.choices import Choice, first_trials
@@ -93,17 +93,9 @@ def study_options(study: optuna.Study, name: str) -> OptimizeConfig:
     Raises:
         EdgeoptError: it records none (not an optimization) or none this edgeopt reads.
     """
-    from pydantic import ValidationError
+    from edgeopt.search.study import recorded_options
 
-    recorded: Any = study.user_attrs.get(CONFIG_ATTR)
-    if not isinstance(recorded, dict):
-        raise EdgeoptError(f"study {name!r} is not an edgeopt optimization",
-                           hint="name a study `edgeopt optimize` made")
-    try:
-        return OptimizeConfig.model_validate(recorded)
-    except ValidationError as exc:
-        raise EdgeoptError(f"study {name!r} records options this edgeopt does not read: {exc.errors()[0]['msg']}",
-                           hint="use the edgeopt version that made the study") from None
+    return recorded_options(study, name, CONFIG_ATTR, OptimizeConfig, "`edgeopt optimize`")
 
 
 def _check_identity(study: optuna.Study, config: OptimizeConfig, name: str) -> None:

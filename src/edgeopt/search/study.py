@@ -18,14 +18,16 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from edgeopt.errors import EdgeoptError
 from edgeopt.search.config import SearchConfig
 
 if TYPE_CHECKING:
     import optuna
+    from pydantic import BaseModel
 
+OptionsT = TypeVar("OptionsT", bound="BaseModel")
 CONFIG_ATTR = "edgeopt.config"
 IDENTITY_ATTR = "edgeopt.identity"
 # A live worker beats every HEARTBEAT_S; a trial silent for GRACE_S is failed and retried.
@@ -168,14 +170,23 @@ def study_config(study: optuna.Study, name: str) -> SearchConfig:
     Raises:
         EdgeoptError: the study has none (not an edgeopt search) or it does not parse.
     """
+    return recorded_options(study, name, CONFIG_ATTR, SearchConfig, "`edgeopt search`")
+
+
+def recorded_options(study: optuna.Study, name: str, attr: str, kind: type[OptionsT], command: str) -> OptionsT:
+    """The options of type ``kind`` that ``study`` records under the user attribute ``attr``.
+
+    Raises:
+        EdgeoptError: none recorded (a study ``command`` did not make), or none this edgeopt reads.
+    """
     from pydantic import ValidationError
 
-    data: Any = study.user_attrs.get(CONFIG_ATTR)
+    data: Any = study.user_attrs.get(attr)
     if not isinstance(data, dict):
-        raise EdgeoptError(f"study {name!r} is not an edgeopt search (it records no search options)",
-                           hint="name a study that `edgeopt search` created")
+        raise EdgeoptError(f"study {name!r} was not made by {command} (it records no options of it)",
+                           hint=f"name a study that {command} created")
     try:
-        return SearchConfig.model_validate(data)
+        return kind.model_validate(data)
     except ValidationError as exc:
         raise EdgeoptError(f"study {name!r} records options this edgeopt does not read: "
                            f"{exc.errors()[0]['msg']}", hint="use the edgeopt version that made the study") from None
