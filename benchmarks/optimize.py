@@ -173,6 +173,7 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", default=["mnist", "mv2"], choices=["mnist", "mv2"])
     parser.add_argument("--budget-min", type=float, default=10.0, help="optimize's time budget per row")
     parser.add_argument("--passes", type=int, default=2)
+    parser.add_argument("--trials", type=int, default=40, help="the MNIST row's trial cap")
     parser.add_argument("--suffix", default="", help="saved as PART-SUFFIX (a 1-hour run beside the 10-minute one)")
     args = parser.parse_args()
     results: dict[str, Any] = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -183,7 +184,7 @@ def main() -> None:
     for part in args.parts:
         if part == "mnist":
             config = OptimizeConfig(model=str(mnist_baseline()), data="mnist5k", max_drop=0.5, time_budget_s=budget,
-                                    trials=40)
+                                    trials=args.trials)
         else:
             model, data = mv2_baseline()
             config = OptimizeConfig(model=str(model), data=str(data), max_drop=100.0, prune_ratios=(0.0,),
