@@ -154,3 +154,10 @@ def test_a_worker_elsewhere_on_postgres_its_files_remade_by_the_deciding_run(tra
     assert outcome.trials == 3 and outcome.chosen is not None
     assert any("made by a worker on" in line for line in said), said
     assert Path(outcome.chosen["file"]).is_relative_to(run)  # the answer's file is one this process made
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", "\xff\xfe"])
+def test_join_with_a_damaged_run_record_says_so(tmp_path, content):
+    (tmp_path / "optimize.json").write_bytes(content.encode("latin-1"))
+    with pytest.raises(EdgeoptError, match="optimize.json (cannot be read as|is not) a run's record"):
+        join(tmp_path)

@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -35,7 +34,7 @@ from edgeopt.optimize.config import OptimizeConfig
 from edgeopt.optimize.run import DEFAULT_STUDY, MARKER, context_for, objective_for, run_trials
 from edgeopt.optimize.study import MEASURED_ON_ATTR, join_study
 from edgeopt.optimize.trial import measured_on
-from edgeopt.search.study import GRACE_S, redacted
+from edgeopt.search.study import GRACE_S, read_marker, redacted
 
 
 def join(run_dir: str | os.PathLike[str], *, storage: str | None = None, study_name: str | None = None,
@@ -86,7 +85,7 @@ def join(run_dir: str | os.PathLike[str], *, storage: str | None = None, study_n
 def _storage_of(root: Path, storage: str | None, study_name: str | None) -> tuple[str, str]:
     """The storage URL and study name: given, or recorded in the run directory's options file."""
     marker = root / MARKER
-    recorded = json.loads(marker.read_text()) if marker.is_file() else {}
+    recorded = read_marker(marker) if marker.is_file() else {}
     url = storage or recorded.get("storage")
     if url is None:
         if recorded.get("storage_shown"):

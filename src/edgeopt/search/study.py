@@ -56,13 +56,30 @@ def run_storage(marker: Path, *, resume: bool, storage: str | None, study_name: 
         raise EdgeoptError(f"{marker.parent} already holds {what}",
                            hint="continue it with --resume, or give another -o")
     if resume and marker.exists():
-        recorded = json.loads(marker.read_text())
+        recorded = read_marker(marker)
         if storage is None and recorded.get("storage") is None and recorded.get("storage_shown"):
             raise EdgeoptError(f"the run in {marker.parent} uses {recorded['storage_shown']}, whose password is not "
                                "stored", hint="give the storage URL again with --storage")
         storage = storage or recorded.get("storage")
         study_name = recorded.get("study", study_name)
     return storage or f"sqlite:///{default_db.resolve()}", study_name
+
+
+def read_marker(marker: Path) -> dict[str, Any]:
+    """What :func:`record_run` wrote to ``marker``.
+
+    Raises:
+        EdgeoptError: the file cannot be read or is not such a record (damaged, or another file).
+    """
+    try:
+        recorded = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise EdgeoptError(f"{marker} cannot be read as a run's record: {str(exc).splitlines()[0]}",
+                           hint="give the storage URL and study name (--storage, --study) instead") from None
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("study", ""), str):
+        raise EdgeoptError(f"{marker} is not a run's record (no storage and study in it)",
+                           hint="give the storage URL and study name (--storage, --study) instead")
+    return recorded
 
 
 def record_run(marker: Path, config: dict[str, Any], url: str, study_name: str) -> None:
