@@ -105,6 +105,9 @@ def test_cli_join_refuses_a_model_argument_and_a_missing_one_is_named(tmp_path):
     with_model = subprocess.run([*EDGEOPT, "optimize", "m.pt", "--join", "-o", str(tmp_path)], capture_output=True,
                                 text=True)
     assert with_model.returncode == 2 and "drop MODEL" in with_model.stderr + with_model.stdout
+    with_options = subprocess.run([*EDGEOPT, "optimize", "--join", "-o", str(tmp_path), "--data", "digits",
+                                   "--max-drop", "1"], capture_output=True, text=True)
+    assert with_options.returncode == 2 and "drop --data, --max-drop" in with_options.stderr + with_options.stdout
     without = subprocess.run([*EDGEOPT, "optimize", "-o", str(tmp_path)], capture_output=True, text=True)
     assert without.returncode == 2 and "MODEL is missing" in without.stderr + without.stdout
 

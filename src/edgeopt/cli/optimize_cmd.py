@@ -18,7 +18,13 @@ if TYPE_CHECKING:
     from edgeopt.optimize.outcome import OptimizeOutcome
 
 
+# What a worker (--join) may be given; every other option is the run's, recorded in its study.
+_WORKER_OPTIONS = frozenset({"model", "out", "storage", "study", "trials", "time_budget", "trust_code", "as_json",
+                             "join"})
+
+
 def optimize(
+    ctx: typer.Context,
     model: str | None = typer.Argument(None, help="The trained model: an edgeopt checkpoint, registry name or "
                                                    "module:factory (not with --join)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory (optimize.db, variants/, answer.json, best/)."),
@@ -69,7 +75,8 @@ def optimize(
     from edgeopt.optimize.run import DEFAULT_STUDY, optimize as run_optimize
 
     if join:
-        _join(model, out, storage, study, trials, time_budget, trust_code, as_json)
+        _refuse_run_options(ctx, model)
+        _join(out, storage, study, trials, time_budget, trust_code, as_json)
         return
     if model is None:
         raise EdgeoptError("MODEL is missing", hint="edgeopt optimize MODEL -o RUN_DIR, or --join -o RUN_DIR to add "
@@ -93,13 +100,22 @@ def optimize(
         raise typer.Exit(130)  # Ctrl-C: the shell's convention; every finished trial is kept
 
 
-def _join(model: str | None, out: Path, storage: str | None, study: str | None, trials: int | None,
+def _refuse_run_options(ctx: typer.Context, model: str | None) -> None:
+    """A worker's options come from the study: MODEL or a run option given with --join is refused."""
+    given = [param.opts[0] for param in ctx.command.params
+             if param.name is not None and param.name not in _WORKER_OPTIONS
+             and getattr(ctx.get_parameter_source(param.name), "name", None) == "COMMANDLINE"]
+    if model is not None or given:
+        extra = ", ".join((["MODEL"] if model is not None else []) + given)
+        raise EdgeoptError(f"--join takes the run's model and options from its study; drop {extra}",
+                           hint="a worker takes -o, --storage, --study, --trials, --time-budget, --trust-code, --json")
+
+
+def _join(out: Path, storage: str | None, study: str | None, trials: int | None,
           time_budget: float | None, trust_code: bool, as_json: bool) -> None:
     """``--join``: run trials of an existing study from this process (a worker)."""
     from edgeopt.optimize.worker import join
 
-    if model is not None:
-        raise EdgeoptError("--join takes the run's model and options from its study", hint="drop MODEL")
     done, interrupted = join(out, storage=storage, study_name=study, trials=trials,
                              time_budget_s=None if time_budget is None else time_budget * 60.0, trust_code=trust_code,
                              echo=progress_echo(as_json))
