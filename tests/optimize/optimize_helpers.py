@@ -36,7 +36,7 @@ def fake_context(gate_rounds: int = 5, **config: Any) -> Any:
 def small_config(checkpoint: Path, **options: Any) -> OptimizeConfig:
     base: dict[str, Any] = {
         "model": str(checkpoint), "data": "digits", "runtimes": ("onnxruntime",), "prune_ratios": (0.0, 0.5),
-        "importance": ("l1",), "round_to": (None,), "distill": False, "finetune_epochs": 1,
+        "importance": ("l1",), "scopes": ("uniform",), "round_to": (None,), "distill": False, "finetune_epochs": 1,
         "calibrations": ("minmax",), "trials": 3, "gate_rounds": 5, "confirm_top": 2,
         # a loose accuracy bound: the one-epoch pruned model is a candidate too, so steps are gated
         "max_drop": 100.0}

@@ -34,6 +34,8 @@ class Choice:
         distill: Fine-tuned by distillation from the unpruned baseline (else plain training).
         calibration: Calibration of the trial's int8 files (None: int8 not tried).
         epochs: Fine-tuning epochs of a pruned model (0: not fine-tuned, or not pruned).
+        scope: How the ratio spreads over layers: ``uniform`` (each layer loses that share) or
+            ``global`` (the least important channels of the whole model); None when not pruned.
     """
 
     prune_ratio: float = 0.0
@@ -42,6 +44,7 @@ class Choice:
     distill: bool = False
     calibration: str | None = None
     epochs: int = 0
+    scope: str | None = None
 
     @property
     def pruned(self) -> bool:
@@ -53,7 +56,9 @@ class Choice:
         """The model this choice needs (files of one model are shared by every trial using it)."""
         if not self.pruned:
             return "baseline"
-        text = json.dumps([self.prune_ratio, self.importance, self.round_to, self.distill, self.epochs])
+        shape = [self.prune_ratio, self.importance, self.round_to, self.distill, self.epochs]
+        # A uniform scope (the only one before scopes were a choice) keeps the keys variants had then.
+        text = json.dumps(shape if self.scope in (None, "uniform") else [*shape, self.scope])
         return f"prune{round(self.prune_ratio * 100)}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
     @property
@@ -61,7 +66,7 @@ class Choice:
         """The model part, for tables (``baseline`` or ``prune 50% (l1, distilled)``)."""
         if not self.pruned:
             return "baseline"
-        details = [self.importance or "l1"]
+        details = [self.importance or "l1"] + (["global"] if self.scope == "global" else [])
         if self.round_to:
             details.append(f"round {self.round_to}")
         tuning = "distilled" if self.distill else "tuned"
@@ -89,7 +94,7 @@ class Choice:
         round_to = data.get("round_to")
         return cls(float(data.get("prune_ratio") or 0.0), data.get("importance"),
                    None if round_to is None else int(round_to), bool(data.get("distill")), data.get("calibration"),
-                   int(data.get("epochs") or 0))
+                   int(data.get("epochs") or 0), data.get("scope"))
 
 
 def suggest(trial: optuna.Trial, config: OptimizeConfig) -> Choice:
@@ -99,21 +104,24 @@ def suggest(trial: optuna.Trial, config: OptimizeConfig) -> Choice:
     round_to: int | None = None
     distill = False
     epochs = 0
+    scope: str | None = None
     if ratio > 0:
         importance = str(trial.suggest_categorical("importance", list(config.importance)))
+        scope = str(trial.suggest_categorical("scope", list(config.scopes)))
         rounded = trial.suggest_categorical("round_to", list(config.round_to))
         round_to = None if rounded is None else int(rounded)
         epochs = int(trial.suggest_categorical("epochs", list(config.finetune_epochs)))
         if config.distill and epochs > 0:
             distill = bool(trial.suggest_categorical("distill", [False, True]))
     calibration = str(trial.suggest_categorical("calibration", list(config.calibrations))) if config.quantize else None
-    return Choice(ratio, importance, round_to, distill, calibration, epochs)
+    return Choice(ratio, importance, round_to, distill, calibration, epochs, scope)
 
 
 def space_size(config: OptimizeConfig) -> int:
     """How many distinct choices ``config`` allows (a run stops early when it has tried them all)."""
     tunings = sum(2 if config.distill and e > 0 else 1 for e in config.finetune_epochs)
     pruned_models = len([r for r in config.prune_ratios if r > 0]) * len(config.importance) * len(config.round_to)
+    pruned_models *= len(config.scopes)
     pruned_models *= tunings
     models = pruned_models + (1 if 0.0 in config.prune_ratios else 0)
     return models * (len(config.calibrations) if config.quantize else 1)
@@ -137,7 +145,7 @@ def first_trials(config: OptimizeConfig) -> list[dict[str, Any]]:
     trials: list[dict[str, Any]] = [{"prune_ratio": 0.0, **calibration}]
     for ratio in (r for r in config.prune_ratios if r > 0):
         epochs = max(config.finetune_epochs)  # the ladder shows what each ratio can win back at best
-        rung: dict[str, Any] = {"prune_ratio": ratio, "importance": config.importance[0],
+        rung: dict[str, Any] = {"prune_ratio": ratio, "importance": config.importance[0], "scope": config.scopes[0],
                                 "round_to": config.round_to[0], "epochs": epochs, **calibration}
         if config.distill and epochs > 0:
             rung["distill"] = True

@@ -44,6 +44,9 @@ class OptimizeConfig(BaseModel):
         prune_ratios: Structured pruning ratios tried; 0 (not pruned) is always added: the
             baseline is the first trial and the reference every step is gated against.
         importance: Channel importance criteria tried when pruning.
+        scopes: How a ratio spreads over the layers, tried when pruning: ``uniform`` (every
+            layer loses that share of its channels) and ``global`` (the least important channels
+            of the whole model, so layers lose different shares).
         round_to: Channel counts rounded to a multiple of these (None: not rounded) when pruning.
         distill: Also try fine-tuning pruned models by distillation from the unpruned one.
         finetune_epochs: Fine-tuning lengths (epochs) tried after pruning; the opening trials
@@ -71,6 +74,7 @@ class OptimizeConfig(BaseModel):
     runtimes: tuple[Runtime, ...] = RUNTIMES
     prune_ratios: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75)
     importance: tuple[Literal["l1", "l2", "bn_scale", "taylor"], ...] = ("l1", "taylor")
+    scopes: tuple[Literal["uniform", "global"], ...] = ("uniform", "global")
     round_to: tuple[int | None, ...] = (None, 8)
     distill: bool = True
     finetune_epochs: tuple[int, ...] = (3, 10)
@@ -107,7 +111,7 @@ class OptimizeConfig(BaseModel):
             raise ValueError(f"calibration methods are {', '.join(CALIBRATIONS)}; got {list(methods)}")
         return methods
 
-    @field_validator("runtimes", "importance", "round_to")
+    @field_validator("runtimes", "importance", "scopes", "round_to")
     @classmethod
     def _not_empty(cls, values: tuple[Any, ...]) -> tuple[Any, ...]:
         if not values:

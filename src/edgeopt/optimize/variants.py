@@ -141,6 +141,7 @@ def _pruned_and_tuned(choice: Choice, context: RunContext) -> tuple[nn.Module, L
     config = context.config
     inputs = Inputs(example=context.example, data=context.splits, resolve=lambda _name: context.baseline.model)
     steps: list[Transform] = [StructuredPrune(ratio=choice.prune_ratio, importance=choice.importance or "l1",
+                                              scope="global" if choice.scope == "global" else "uniform",
                                               round_to=choice.round_to)]
     if choice.epochs > 0:
         # Pruned weights are close to good ones: a lower rate than training from scratch keeps them.
