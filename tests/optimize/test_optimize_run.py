@@ -132,3 +132,43 @@ def test_unreachable_latency_bound_names_it_and_keeps_the_trials(trained_checkpo
     assert message.startswith("no artifact met the bounds"), message
     assert "latency over by" in message and "accuracy_drop" not in message
     assert complete_trials(tmp_path / "run") == 2
+
+
+def test_an_unexpected_error_in_one_trial_fails_that_trial_not_the_run(trained_checkpoint, tmp_path, steady_machine,
+                                                                      monkeypatch):
+    from edgeopt.optimize import trial as trial_module
+
+    made = trial_module.make_variant
+
+    def pruning_breaks(choice, context):
+        if choice.pruned:
+            raise RuntimeError("a layer this pruner has never seen\nsecond line")
+        return made(choice, context)
+
+    monkeypatch.setattr(trial_module, "make_variant", pruning_breaks)
+    said: list[str] = []
+    outcome = optimize(small_config(trained_checkpoint, trials=2), tmp_path / "run", echo=said.append)
+    assert outcome.chosen is not None and outcome.trials == 1  # the baseline's trial; the pruned one failed
+    study = optuna.load_study(study_name="optimize", storage=f"sqlite:///{tmp_path / 'run' / 'optimize.db'}")
+    failed = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert failed and failed[0].user_attrs["fail_reason"] == "RuntimeError: a layer this pruner has never seen"
+    assert any("failed — RuntimeError: a layer this pruner has never seen" in line for line in said), said
+
+
+def test_a_failed_choice_is_not_made_again_and_failures_in_a_row_end_the_trials(trained_checkpoint, tmp_path,
+                                                                                steady_machine, monkeypatch):
+    from edgeopt.optimize import run as run_module, trial as trial_module
+
+    attempts: list[str] = []
+
+    def always_breaks(choice, context):
+        attempts.append(choice.variant_key)
+        raise RuntimeError("never works")
+
+    monkeypatch.setattr(trial_module, "make_variant", always_breaks)
+    monkeypatch.setattr(run_module, "reference_accuracy", lambda _study, _context: trial_module.Reference(90.0, 90.0))
+    said: list[str] = []
+    with pytest.raises(EdgeoptError, match="the baseline was not measured in fp32 in any runtime"):
+        optimize(small_config(trained_checkpoint, trials=2), tmp_path / "run", echo=said.append)
+    assert sorted(attempts) == sorted(set(attempts))  # each choice was made (and failed) once
+    assert any(f"{run_module.MAX_FAILURES} trials in a row failed" in line for line in said), said

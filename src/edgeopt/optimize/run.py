@@ -41,6 +41,7 @@ ANSWER = "answer.json"
 DEFAULT_STUDY = "optimize"
 Echo = Callable[[str], None]
 MAX_REPEATS = 30  # trials in a row the sampler may only repeat tried choices before the run stops sampling
+MAX_FAILURES = 5  # trials in a row that may fail before this process stops sampling
 
 
 def optimize(config: OptimizeConfig, run_dir: str | os.PathLike[str], *, resume: bool = False,
@@ -130,11 +131,13 @@ def run_trials(study: optuna.Study, objective: TrialObjective, config: OptimizeC
     (with ``reserve``, the deciding process) a tenth, at least 20 s, for confirming and gating,
     so the answer comes within the budget unless a single trial is longer than it. A choice the
     sampler repeats is not measured again and does not count; the run stops when every choice
-    has been tried or the sampler has only repeated itself for :data:`MAX_REPEATS` trials in a row.
+    has been tried or the sampler has only repeated itself for :data:`MAX_REPEATS` trials in a row,
+    or :data:`MAX_FAILURES` trials in a row have failed (a choice that failed is not made again).
     """
     import optuna
 
-    here, longest, repeats = 0, 0.0, 0
+    here, longest, repeats, failures = 0, 0.0, 0, 0
+    ours: list[optuna.trial.FrozenTrial] = []  # this process's trials (workers add theirs meanwhile)
     budget = config.time_budget_s
     kept_back = max(20.0, 0.1 * budget) if budget and reserve else 0.0
     wanted = min(config.trials, space_size(config))
@@ -147,12 +150,19 @@ def run_trials(study: optuna.Study, objective: TrialObjective, config: OptimizeC
                     + ("; choosing among those done" if reserve else ""))
                 return False, True, here
             began = time.monotonic()
-            study.optimize(objective, n_trials=1, catch=(EdgeoptError,), gc_after_trial=False)
-            last = study.trials[-1]
+            study.optimize(objective, n_trials=1, catch=(EdgeoptError,), gc_after_trial=False,
+                           callbacks=[lambda _study, frozen: ours.append(frozen)])
+            last = ours[-1]
             repeats = repeats + 1 if "duplicate_of" in last.user_attrs else 0
             if last.state == optuna.trial.TrialState.FAIL:
+                failures += 1
                 say(f"trial {last.number}: failed — {last.user_attrs.get('fail_reason', 'see the log above')}")
-            elif repeats == 0:
+                if failures >= MAX_FAILURES:
+                    say(f"{failures} trials in a row failed: no more trials here; choosing among those done")
+                    return False, False, here
+                continue
+            failures = 0
+            if repeats == 0:
                 here += 1
                 longest = max(longest, time.monotonic() - began)
     except KeyboardInterrupt:

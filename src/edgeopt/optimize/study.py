@@ -50,7 +50,8 @@ def open_study(config: OptimizeConfig, url: str, name: str, *, resume: bool) -> 
 
     from edgeopt.search.study import open_storage
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" line on stderr
+    # ERROR: no "A new study created" line, and no traceback per failed trial (run_trials names its reason)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     db = open_storage(url)
     if name in {s.study_name for s in db.get_all_studies()}:
         if not resume:
@@ -77,7 +78,7 @@ def join_study(url: str, name: str, *, grace_s: int) -> tuple[optuna.Study, Opti
 
     from edgeopt.search.study import open_storage
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # as open_study
     db = open_storage(url, grace_s=grace_s)
     names = sorted(s.study_name for s in db.get_all_studies())
     if name not in names:

@@ -68,13 +68,17 @@ class TrialObjective:
         self.bf16, self.threads, self.on_trial = bf16, threads, on_trial
 
     def __call__(self, trial: optuna.Trial) -> float:
-        from edgeopt.errors import EdgeoptError
-
         try:
             return self._evaluate(trial)
         except EdgeoptError as exc:  # the trial fails, the run goes on; its reason stays in the study
             trial.set_user_attr("fail_reason", str(exc).splitlines()[0])
             raise
+        except Exception as exc:
+            # Another architecture's surprise in pruning, fine-tuning or a runtime costs this
+            # trial, not the hour of trials before it; the reason names the exception.
+            reason = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+            trial.set_user_attr("fail_reason", reason)
+            raise EdgeoptError(f"trial {trial.number} failed: {reason}") from exc
 
     def _evaluate(self, trial: optuna.Trial) -> float:
         choice = suggest(trial, self.context.config)
@@ -87,6 +91,9 @@ class TrialObjective:
             for name, value in zip(CONSTRAINT_NAMES, earlier.user_attrs.get("constraints", []), strict=False):
                 trial.set_constraint(name, value)
             return float(earlier.values[0])
+        failed = _failed_before(trial, choice)
+        if failed is not None:  # the same model and files would fail the same way: no fine-tuning spent on it
+            raise EdgeoptError(f"as trial {failed.number}: {failed.user_attrs['fail_reason']}")
         variant = make_variant(choice, self.context)
         planned = deployments_for(choice, self.runtimes, bf16=self.bf16, threads=self.threads,
                                   first_calibration=self.context.config.calibrations[0])
@@ -116,6 +123,15 @@ def _earlier(trial: optuna.Trial, choice: Choice) -> optuna.trial.FrozenTrial | 
 
     done = finished(trial.study)
     same = [t for t in done if t.user_attrs.get(CHOICE_ATTR) == choice.to_dict() and "duplicate_of" not in t.user_attrs]
+    return same[0] if same else None
+
+
+def _failed_before(trial: optuna.Trial, choice: Choice) -> optuna.trial.FrozenTrial | None:
+    """A trial of the same study that made the same choice and failed with a reason (not a dead worker's)."""
+    import optuna
+
+    failed = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+    same = [t for t in failed if t.user_attrs.get(CHOICE_ATTR) == choice.to_dict() and "fail_reason" in t.user_attrs]
     return same[0] if same else None
 
 
