@@ -29,6 +29,7 @@ import hashlib
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from edgeopt.fuse.fuser import fuse
 from edgeopt.latency import build_model, export_arch, get_space, measure_files
 from edgeopt.latency.key import cpu_info
 from edgeopt.latency.onnx_writer import write_onnx
+from edgeopt.latency.relative import measure_relative
 from edgeopt.utils import write_json_atomic
 
 RESULTS = Path(__file__).parent / "results" / "latency_blocks.json"
@@ -88,7 +90,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--method", choices=["gated", "relative"], default="relative",
+                        help="gated: measure_files (spinning sessions, speed-probe gates, minimum over passes); "
+                             "relative: measure_relative (ratio to a reference, sessions that do not spin)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--work", type=Path, help="keep the written files here and reuse them (default: a temp dir)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     space = get_space("mobilenet_v2")
@@ -97,28 +103,44 @@ def main() -> None:
     train, test = split(len(archs), 0.5, args.seed)
     clock = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="edgeopt-blocks-") as tmp:
-        work = Path(tmp)
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         whole, arch_parts, part_files, macs = [], [], {}, []
-        for i, arch in enumerate(archs):
+        for arch in archs:
             net = build_model(arch, space).eval()
             macs.append(float(profile(net, (1, 3, arch.resolution, arch.resolution)).macs))
-            whole.append(export_arch(arch, space, "onnxruntime", "fp32", work / f"arch{i}.onnx"))
+            file = work / f"arch-{hashlib.sha1(repr(arch).encode()).hexdigest()[:16]}.onnx"
+            whole.append(file if file.is_file() else export_arch(arch, space, "onnxruntime", "fp32", file))
             keys = []
             for module, shape in parts(net, arch.resolution):
                 key = part_key(module, shape)
                 if key not in part_files:  # BatchNorm folded first, as every exporter does
                     part_files[key] = work / f"part-{key}.onnx"
-                    write_onnx(fuse(module, torch.zeros(shape)), shape, part_files[key])
+                    if not part_files[key].is_file():
+                        write_onnx(fuse(module, torch.zeros(shape)), shape, part_files[key])
                 keys.append(key)
             arch_parts.append(keys)
         print(f"{len(archs)} architectures, {len(part_files)} distinct parts written "
               f"({time.monotonic() - clock:.0f} s)", flush=True)
         start = time.monotonic()
-        first = measure_files(whole, THREADS, args.passes, args.rounds, runs=args.runs)
         keys = list(part_files)
-        part_ms = dict(zip(keys, measure_files([part_files[k] for k in keys], THREADS, args.passes, args.rounds,
-                                               runs=args.runs), strict=True))
-        second = measure_files(whole, THREADS, args.passes, args.rounds, runs=args.runs)
+        if args.method == "relative":  # every figure a ratio to one reference, in its unit
+            first_r = measure_relative(whole, threads=THREADS, passes=args.passes,
+                                       progress=reporter("whole models, first", start))
+            scale = first_r.reference_ms
+            first = first_r.ms
+            part_list = measure_relative([part_files[k] for k in keys], threads=THREADS, passes=args.passes,
+                                         reference_ms=scale, progress=reporter("parts alone", start)).ms
+            second = measure_relative(whole, threads=THREADS, passes=args.passes, reference_ms=scale,
+                                      progress=reporter("whole models, second", start)).ms
+        else:
+            first = measure_files(whole, THREADS, args.passes, args.rounds, runs=args.runs,
+                                  progress=reporter("whole models, first", start))
+            part_list = measure_files([part_files[k] for k in keys], THREADS, args.passes, args.rounds,
+                                      runs=args.runs, progress=reporter("parts alone", start))
+            second = measure_files(whole, THREADS, args.passes, args.rounds, runs=args.runs,
+                                   progress=reporter("whole models, second", start))
+        part_ms = dict(zip(keys, part_list, strict=True))
         measure_s = time.monotonic() - start
     truth = [min(a, b) for a, b in zip(first, second, strict=True)]
     repeat = [abs(a - b) / min(a, b) for a, b in zip(first, second, strict=True)]
@@ -131,7 +153,7 @@ def main() -> None:
     result: dict[str, Any] = {
         "command": " ".join(["python", "benchmarks/latency_blocks.py", *sys.argv[1:]]),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "cpu": cpu_info()[0],
-        "threads": THREADS, "pairs": pairs, "archs": len(archs), "train": train, "test": test,
+        "threads": THREADS, "method": args.method, "pairs": pairs, "archs": len(archs), "train": train, "test": test,
         "distinct_parts": len(part_files), "measure_seconds": round(measure_s, 1),
         "truth_first_ms": first, "truth_second_ms": second,
         "truth_repeatability": {"median": float(np.median(repeat)), "max": float(max(repeat)),
@@ -154,6 +176,14 @@ def main() -> None:
               f"worst {e['worst']:+.1%}")
     write_json_atomic(args.out, result)
     print(f"saved {args.out} ({time.monotonic() - clock:.0f} s)")
+
+
+def reporter(stage: str, start: float) -> Callable[[int, int], None]:
+    """A progress line every 10% of a stage (and at its end), with the time since ``start``."""
+    def report(done: int, total: int) -> None:
+        if done == total or done % max(1, total // 10) == 0:
+            print(f"  {stage}: {done}/{total} file measurements ({time.monotonic() - start:.0f} s)", flush=True)
+    return report
 
 
 def fit(train: list[int], sums: list[float], counts: list[int], truth: list[float]) -> tuple[float, float, float]:

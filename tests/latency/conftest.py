@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ TINY = SearchSpace(
     stages=(StageSpec(channels=8, depths=(1,), expansions=(1,)), StageSpec(channels=16, depths=(1, 2), stride=2)),
     widths=(1.0,), resolutions=(16,), kernels=(3, 5), expansions=(3,), se=(False, True), acts=("relu", "hswish"),
 )
-FAST = {"passes": 2, "rounds": 1, "runs_per_round": 2}
+FAST = {"passes": 2, "rounds": 1, "runs_per_round": 2, "method": "traced"}  # standalone: test_standalone.py
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +23,7 @@ def tiny_space() -> SearchSpace:
 
 
 @pytest.fixture(scope="session")
-def fast() -> dict[str, int]:
+def fast() -> dict[str, Any]:
     """Build options that measure little (tests check behaviour, not figures)."""
     return dict(FAST)
 

@@ -54,10 +54,15 @@ def build(
                                          help="Resolutions to cover (repeat; default: the space's)."),
     width: list[float] = typer.Option(None, "--width",
                                       help="Width multipliers to cover (repeat; default: the space's)."),
-    passes: int = typer.Option(3, "--passes",
-                               help="Passes over every probe; an entry is the minimum of the pass medians."),
-    rounds: int = typer.Option(5, "--rounds", help="Gated rounds per probe and pass."),
-    runs: int = typer.Option(10, "--runs", help="Traced runs per round."),
+    method: str = typer.Option(None, "--method",
+                               help="standalone: every stem, block and tail timed alone as a ratio to a reference "
+                                    "network (ONNX Runtime; its default); traced: probe networks traced per kernel "
+                                    "(ExecuTorch's default). See docs/latency.md."),
+    passes: int = typer.Option(None, "--passes",
+                               help="Passes over every part or probe (default: 2 standalone, 3 traced)."),
+    rounds: int = typer.Option(None, "--rounds",
+                               help="Rounds per part or probe and pass (default: 15 standalone, 5 traced)."),
+    runs: int = typer.Option(10, "--runs", help="Timed runs per round."),
     calibrate: int = typer.Option(6, "--calibrate",
                                   help="Architectures measured whole to fit the correction (0: none)."),
     out: Path = typer.Option(None, "--out", "-o", help="Table file (default: the cache, see docs/latency.md)."),
@@ -73,7 +78,8 @@ def build(
     from edgeopt.runtime.base import check_threads
 
     check_threads(threads)
-    _check_positive(passes=passes, rounds=rounds, runs=runs)
+    _check_positive(**{k: v for k, v in (("passes", passes), ("rounds", rounds), ("runs", runs))
+                       if v is not None})
     if calibrate < 0:
         raise EdgeoptError(f"--calibrate must be 0 or more, got {calibrate}")
     if out is not None and out.is_dir():
@@ -81,7 +87,8 @@ def build(
     with _progress() as show:
         table = build_table(space, runtime=runtime, threads=threads, precision=precision,
                             resolutions=resolution or None, widths=width or None, passes=passes, rounds=rounds,
-                            runs_per_round=runs, path=out, resume=not restart, calibrate=calibrate, progress=show)
+                            runs_per_round=runs, method=method, path=out, resume=not restart, calibrate=calibrate,
+                            progress=show)
     summary = table.summary()
     if as_json:
         print_json(summary)
@@ -191,9 +198,12 @@ def _print_prediction(prediction: Prediction) -> None:
 
 
 def _summary_table(table: LatencyTable, summary: dict[str, Any]) -> Table:
-    out = Table(title=f"Latency table: {summary['space']}", show_header=False,
-                caption="Entries are the minimum over passes of each pass's median (de-noised: gated rounds between "
-                        "speed probes). Estimates from it are labelled estimates.")
+    caption = ("Entries are the median over passes of each part's ratio to a reference network timed beside it, "
+               "in sessions that do not spin, × the reference's figure." if table.method == "standalone" else
+               "Entries are the minimum over passes of each pass's median (de-noised: gated rounds between "
+               "speed probes).")
+    out = Table(title=f"Latency table: {summary['space']} ({table.method})", show_header=False,
+                caption=caption + " Estimates from it are labelled estimates.")
     out.add_column("", style="bold")
     out.add_column("")
     correction = table.correction

@@ -38,8 +38,10 @@ import torch
 from edgeopt.errors import EdgeoptError
 from edgeopt.latency.key import TableKey, check_precision, check_runtime, current_key
 from edgeopt.latency.packing import ProbeNet, pool_pair, positions
+from edgeopt.latency.parts import space_part_specs
 from edgeopt.latency.predictor import fit_correction, fit_fallback
 from edgeopt.latency.probes import calibration_batch, make_probe_file, measure_probe
+from edgeopt.latency.standalone import RELATIVE_ROUNDS, build_standalone, measure_whole
 from edgeopt.latency.table import LatencyTable, ProbeRecord, cache_path
 from edgeopt.latency.units import block_units
 from edgeopt.models.spaces import Arch, SearchSpace, get_space
@@ -68,9 +70,10 @@ def build_table(
     precision: str = "fp32",
     resolutions: Sequence[int] | None = None,
     widths: Sequence[float] | None = None,
-    passes: int = 3,
-    rounds: int = 5,
+    passes: int | None = None,
+    rounds: int | None = None,
     runs_per_round: int = 10,
+    method: str | None = None,
     path: str | os.PathLike[str] | None = None,
     resume: bool = True,
     calibrate: int = 0,
@@ -86,8 +89,13 @@ def build_table(
         precision: ``fp32`` or ``int8``.
         resolutions: The resolutions to cover (default: the space's).
         widths: The width multipliers to cover (default: the space's).
-        passes: Passes over all probes (≥ 3 for the minimum-of-medians figure).
-        rounds: Gated rounds per probe and pass; runs_per_round: traced runs per round.
+        passes: Passes over all probes or parts (default: 3 traced, for the minimum-of-medians
+            figure; 2 standalone, whose ratios repeat within a few percent).
+        rounds: Rounds per probe or part and pass (default: 5 gated traced rounds; 15 alternating
+            blocks against the reference); runs_per_round: runs per round.
+        method: ``standalone`` (every part timed alone against a reference network,
+            :mod:`edgeopt.latency.standalone`; ONNX Runtime only, its default) or ``traced``
+            (probe networks traced per kernel; ExecuTorch's default).
         path: The table file (default: the cache, :func:`~edgeopt.latency.table.cache_path`).
         resume: Continue a table found at ``path`` (same key and space); False starts over.
         calibrate: Architectures to sample, measure whole and fit the correction on (0: none).
@@ -100,6 +108,14 @@ def build_table(
     """
     check_runtime(runtime)
     check_precision(precision)
+    method = method or ("standalone" if runtime == "onnxruntime" else "traced")
+    if method not in ("standalone", "traced"):
+        raise EdgeoptError(f"unknown table method {method!r}", hint="choose standalone or traced")
+    if method == "standalone" and runtime != "onnxruntime":
+        raise EdgeoptError(f"a standalone table is measured in ONNX Runtime, not {runtime}",
+                           hint="use method='traced' (--method traced) for ExecuTorch")
+    passes = passes if passes is not None else (2 if method == "standalone" else 3)
+    rounds = rounds if rounds is not None else (RELATIVE_ROUNDS if method == "standalone" else 5)
     for name, value in (("passes", passes), ("rounds", rounds), ("runs_per_round", runs_per_round)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise EdgeoptError(f"{name} must be a positive integer, got {value!r}")
@@ -108,18 +124,23 @@ def build_table(
     wid = _subset("width", widths, chosen.widths)
     key = current_key(runtime, threads, precision)
     target = Path(path) if path is not None else cache_path(chosen.name, key)
-    table = _start(target, key, chosen, res, wid, passes, rounds, runs_per_round, resume)
+    table = _start(target, key, chosen, res, wid, passes, rounds, runs_per_round, resume, method)
     clock = time.monotonic()
     spent = table.seconds
     workdir = target.with_suffix(".probes")
     probes = [(r, w) for r in res for w in wid]
     total = len(probes) * (passes + 1)
+    if method == "standalone":
+        total = len({s.key for r, w in probes for s in space_part_specs(chosen, w, r)}) * (passes + 1)
 
     def report(phase: str, done: int, label: str) -> None:
         table.seconds = spent + time.monotonic() - clock
         if progress is not None:
             progress(BuildProgress(phase, done, total, label, table.seconds))
 
+    if method == "standalone":
+        build_standalone(table, chosen, probes, threads, workdir, lambda: table.save(target), report)
+        return _finish(table, chosen, target, calibrate, seed, threads, rounds, report, total)
     done = 0
     for resolution, width in probes:
         pid = probe_id(resolution, width)
@@ -155,16 +176,27 @@ def build_table(
             table.save(target)
     table.recompute_entries()
     table.entries.update(derived_entries(table, chosen))
-    table.blocks = block_view(chosen, sorted((p.resolution, p.width) for p in table.probes.values()))
+    for resolution, width in probes:  # the probe files are only needed to resume
+        Path(table.probes[probe_id(resolution, width)].artifact).unlink(missing_ok=True)
+    table = _finish(table, chosen, target, calibrate, seed, threads, rounds, report, total)
+    if workdir.is_dir() and not any(workdir.iterdir()):
+        workdir.rmdir()
+    return table
+
+
+def _finish(table: LatencyTable, space: SearchSpace, target: Path, calibrate: int, seed: int, threads: int,
+            rounds: int, report: Callable[[str, int, str], None], total: int) -> LatencyTable:
+    """The block view, the fallback, the correction (with ``calibrate``); saved."""
+    sizes = sorted((p.resolution, p.width) for p in table.probes.values())
+    table.blocks = block_view(space, sizes, standalone=table.method == "standalone")
     table.fallback = fit_fallback(table)
     table.complete = True
     if calibrate > 0:
-        report("calibrate", done, f"measuring {calibrate} architectures whole to fit the correction")
-        calibrate_table(table, chosen, calibrate, seed=seed, threads=threads, rounds=rounds)
+        report("calibrate", total - 1, f"measuring {calibrate} architectures whole to fit the correction")
+        calibrate_table(table, space, calibrate, seed=seed, threads=threads, rounds=rounds)
     report("done", total, "table complete")
     table.save(target)
-    for resolution, width in probes:  # the probe files are only needed to resume
-        Path(table.probes[probe_id(resolution, width)].artifact).unlink(missing_ok=True)
+    workdir = target.with_suffix(".probes")
     if workdir.is_dir() and not any(workdir.iterdir()):
         workdir.rmdir()
     return table
@@ -187,10 +219,10 @@ def _subset(name: str, given: Sequence[Any] | None, allowed: Sequence[Any]) -> l
 
 
 def _start(path: Path, key: TableKey, space: SearchSpace, resolutions: list[int], widths: list[float],
-           passes: int, rounds: int, runs: int, resume: bool) -> LatencyTable:
+           passes: int, rounds: int, runs: int, resume: bool, method: Any = "traced") -> LatencyTable:
     fresh = LatencyTable(key=key, space=space.name, space_fingerprint=space.fingerprint(),
                          space_definition=space.model_dump(mode="json"), resolutions=resolutions, widths=widths,
-                         passes=passes, rounds=rounds, runs_per_round=runs)
+                         passes=passes, rounds=rounds, runs_per_round=runs, method=method)
     if not resume or not path.is_file():
         return fresh
     table = LatencyTable.load(path)
@@ -198,6 +230,9 @@ def _start(path: Path, key: TableKey, space: SearchSpace, resolutions: list[int]
     if differences:
         raise EdgeoptError(f"{path} holds a table measured under other conditions ({'; '.join(differences)})",
                            hint="build into another file (--out) or start over (--restart)")
+    if table.method != method:
+        raise EdgeoptError(f"{path} holds a {table.method} table, not a {method} one",
+                           hint="build into another file (--out), start over (--restart) or pass its method")
     if table.space_fingerprint != space.fingerprint():
         raise EdgeoptError(f"{path} holds a table of another definition of space {table.space!r}",
                            hint="build into another file (--out) or start over (--restart)")
@@ -259,9 +294,13 @@ def _dw_key(kernel: int, stride: int, channels: int, out: int, act: str) -> str:
     return conv_key(kernel, stride, "dw", channels, channels, (out, out)) + "|" + act
 
 
-def block_view(space: SearchSpace, sizes: Sequence[tuple[int, float]]) -> dict[str, list[str]]:
+def block_view(space: SearchSpace, sizes: Sequence[tuple[int, float]], *, standalone: bool = False
+               ) -> dict[str, list[str]]:
     """Every block configuration of the space at these (resolution, width) pairs → the unit keys
-    it is made of."""
+    it is made of (a standalone table: its one part key)."""
+    from edgeopt.latency.parts import PartSpec
+    from edgeopt.models.spaces import BlockConfig
+
     view: dict[str, list[str]] = {}
     for resolution, width in sizes:
         for position in positions(space, width, resolution):
@@ -269,10 +308,15 @@ def block_view(space: SearchSpace, sizes: Sequence[tuple[int, float]]) -> dict[s
                 for e in space.stage_expansions(position.stage):
                     for se in space.se:
                         for act in space.acts:
-                            units = block_units("b", position.cin, position.cout, position.stride,
-                                                position.size, k, e, se, act)
                             label = (f"r{resolution} w{width:g} {position.name} k{k} e{e}"
                                      f"{' se' if se else ''} {act}")
+                            if standalone:
+                                config = BlockConfig(kernel=k, expansion=e, se=se, act=act)
+                                view[label] = [PartSpec("block", position.cin, position.cout, position.size,
+                                                        config=config, stride=position.stride).key]
+                                continue
+                            units = block_units("b", position.cin, position.cout, position.stride,
+                                                position.size, k, e, se, act)
                             view[label] = [u.key for u in units]
     return view
 
@@ -309,7 +353,7 @@ def export_arch(arch: Arch, space: SearchSpace, runtime: str, precision: str, pa
 
 
 def measure_files(paths: Sequence[Path], threads: int, passes: int, rounds: int, runs: int = 40,
-                  group: int = 1) -> list[float]:
+                  group: int = 1, progress: Callable[[int, int], None] | None = None) -> list[float]:
     """De-noised latency of each file: each pass times every file in turn (``group`` files
     interleaved at a time), in gated rounds; a file's figure is the minimum over passes of its
     median, so its passes lie a whole pass apart.
@@ -319,15 +363,19 @@ def measure_files(paths: Sequence[Path], threads: int, passes: int, rounds: int,
     session's run needs, and the speed probes see a slow phase and redo the block). Measured
     here on 8 MobileNetV2-space files: interleaved 94 s and up to 2.2x the figure each file
     gets alone in 16 s.
+
+    ``progress(done, total)`` is called after each group, counting file measurements over all passes.
     """
     from edgeopt.runtime.benchmark import bench
 
     best = [float("inf")] * len(paths)
-    for _ in range(passes):
+    for pass_index in range(passes):
         for start in range(0, len(paths), group):
             chunk = list(paths[start : start + group])
             for offset, measurement in enumerate(bench(chunk, threads=threads, runs=runs, rounds=rounds, memory=False)):
                 best[start + offset] = min(best[start + offset], measurement.latency_ms_median)
+            if progress is not None:
+                progress(pass_index * len(paths) + start + len(chunk), passes * len(paths))
     return best
 
 
@@ -341,5 +389,8 @@ def calibrate_table(table: LatencyTable, space: SearchSpace, count: int, *, seed
         files = [export_arch(a, space, table.key.runtime, table.key.precision,
                              Path(tmp) / f"a{i}{_suffix(table.key.runtime, table.key.precision)}")
                  for i, a in enumerate(archs)]
-        measured = measure_files(files, threads, max(table.passes, 3), rounds)
+        if table.method == "standalone":
+            measured = measure_whole(table, files, threads, passes=max(table.passes, 2))
+        else:
+            measured = measure_files(files, threads, max(table.passes, 3), rounds)
     fit_correction(table, list(zip(archs, measured, strict=True)))

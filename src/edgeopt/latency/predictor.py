@@ -12,6 +12,9 @@ For an architecture of the table's space (or any model the profiler traces), the
    --calibrate N``). It absorbs what a sum of in-context kernel times misses: the runtime's
    per-call overhead (γ), per-kernel costs of the tracer and of dispatch (β), and a uniform
    slow-down of traced kernels (α; ONNX Runtime's profiler inflates multi-threaded kernels).
+   In a *standalone* table (:mod:`edgeopt.latency.standalone`) the units are whole parts (stem,
+   block, tail) each timed alone, so each paid the per-call cost the network pays once: the
+   fit is signed there and β comes out negative.
 
 The interval is the 5th–95th percentile of the correction's leave-one-out relative errors on its
 own training models (± the largest of them with fewer than 10 models); without a correction it is
@@ -35,6 +38,7 @@ import numpy as np
 
 from edgeopt.errors import EdgeoptError
 from edgeopt.latency.key import TableKey, current_key
+from edgeopt.latency.parts import PART_KINDS, arch_parts
 from edgeopt.latency.table import LatencyTable, LinearFit
 from edgeopt.latency.units import Unit, arch_units
 from edgeopt.models.spaces import Arch, SearchSpace
@@ -109,6 +113,9 @@ class Predictor:
         self.entries = {k: e.ms for k, e in table.entries.items()}
         self.fallback = table.fallback or fit_fallback(table)
         self.label = key.describe()
+        self.standalone = table.method == "standalone"
+        if self.standalone:  # what its entries were measured in (edgeopt.latency.relative)
+            self.label += ", sessions that do not spin"
 
     def units(self, source: Arch | Any, input_size: Sequence[int] | None = None) -> tuple[list[Unit], list[str]]:
         """The units of an architecture or a model, and warnings about where they come from."""
@@ -116,7 +123,7 @@ class Predictor:
             if source.space == self.space.name and len(source.stages) == len(self.space.stages):
                 problems = self.space.problems(source)
                 notes = [f"outside the table's space: {'; '.join(problems[:4])}"] if problems else []
-                return arch_units(source, self.space), notes
+                return (arch_parts if self.standalone else arch_units)(source, self.space), notes
             from edgeopt.models.space_net import build_model
             from edgeopt.models.spaces import get_space
 
@@ -211,11 +218,18 @@ def relative_nnls(rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return np.asarray(fit.coef_, dtype=float)
 
 
+def relative_lstsq(rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Signed coefficients minimising the squared relative errors ``(row·c − y) / y``."""
+    weights = 1.0 / np.maximum(targets, 1e-9)
+    solution, *_ = np.linalg.lstsq(rows * weights[:, None], targets * weights, rcond=None)
+    return np.asarray(solution, dtype=float)
+
+
 def fit_fallback(table: LatencyTable) -> dict[str, LinearFit]:
     """Per unit kind, ``ms = a·MACs + b·bytes + c`` on the table's measured entries (plus ``all``)."""
     measured = [e for e in table.entries.values() if not e.derived and e.ms > 0]
     fits: dict[str, LinearFit] = {}
-    for kind in ("conv", "dwconv", "linear", "other", "all"):
+    for kind in ("conv", "dwconv", "linear", "other", *PART_KINDS, "all"):
         chosen = [e for e in measured if kind == "all" or e.kind == kind]
         if len(chosen) < 4:
             continue
@@ -257,11 +271,13 @@ def fit_correction(table: LatencyTable, samples: Sequence[tuple[Arch | Any, floa
         rows.append([raw.units_ms, float(raw.units), 1.0])
         targets.append(float(measured))
     matrix, y = np.array(rows), np.array(targets)
-    coef = relative_nnls(matrix, y)
+    # A standalone table's parts each paid a per-call cost the whole model pays once: β < 0 there.
+    solve = relative_lstsq if table.method == "standalone" else relative_nnls
+    coef = solve(matrix, y)
     residuals = []
     for i in range(len(y)):  # leave-one-out: the interval must not be fitted on the point it covers
         keep = np.arange(len(y)) != i
-        loo = relative_nnls(matrix[keep], y[keep]) if keep.sum() >= 3 else coef
+        loo = solve(matrix[keep], y[keep]) if keep.sum() >= 3 else coef
         residuals.append(float((matrix[i] @ loo - y[i]) / y[i]))
     fit = LinearFit(features=CORRECTION_FEATURES, coef=[float(c) for c in coef], residuals=residuals, samples=len(y))
     if not all(math.isfinite(c) for c in fit.coef):

@@ -31,7 +31,7 @@ import os
 import statistics
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -47,10 +47,11 @@ class Entry(BaseModel):
     """One unit's latency.
 
     Attributes:
-        ms: The figure: the minimum over passes of the pass figures (ms per run).
-        passes: Each pass's figure (median over the rounds of a pass, and over the unit's
-            duplicates in the probe).
-        kind: ``conv``, ``dwconv``, ``linear`` or ``other``.
+        ms: The figure (ms per run): in a traced table the minimum over passes of the pass
+            figures; in a standalone table the median pass ratio × the table's ``reference_ms``.
+        passes: Each pass's figure: traced, ms (median over the rounds of a pass, and over the
+            unit's duplicates in the probe); standalone, the ratio to the reference network.
+        kind: ``conv``, ``dwconv``, ``linear`` or ``other``; standalone: ``stem``, ``block``, ``tail``.
         macs: Multiply-adds; bytes: weights + activations at fp32 (fallback features).
         derived: How the figure was made when not measured directly ("" when measured).
     """
@@ -109,6 +110,8 @@ class LatencyTable(BaseModel):
 
     format: int = FORMAT
     key: TableKey
+    method: Literal["traced", "standalone"] = "traced"  # standalone: see edgeopt.latency.standalone
+    reference_ms: float = Field(default=0.0, ge=0)  # standalone: the reference network's figure, the unit of entries
     space: str
     space_fingerprint: str
     space_definition: dict[str, Any]
@@ -207,14 +210,18 @@ class LatencyTable(BaseModel):
         self.entries = entries
 
     def passes_done(self) -> int:
-        """Passes finished by every probe."""
+        """Passes finished by every probe (standalone: by every part)."""
+        if self.method == "standalone":
+            return min((len(e.passes) for e in self.entries.values()), default=0)
         return min((len(p.passes) for p in self.probes.values()), default=0)
 
     def summary(self) -> dict[str, Any]:
         """Counts and spread, for the CLI and docs."""
-        spreads = [max(e.passes) / e.ms - 1 for e in self.entries.values() if e.passes and e.ms > 0 and not e.derived]
+        spreads = [max(e.passes) / min(e.passes) - 1 for e in self.entries.values()
+                   if e.passes and min(e.passes) > 0 and not e.derived]
         return {
             "key": self.key.describe(),
+            "method": self.method,
             "space": self.space,
             "resolutions": self.resolutions,
             "widths": self.widths,
