@@ -36,50 +36,20 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).parent))
 from latency_predictor import errors, mac_constant, sample_archs, split
 
 from edgeopt.analysis import profile
-from edgeopt.fuse.fuser import fuse
 from edgeopt.latency import build_model, export_arch, get_space, measure_files
 from edgeopt.latency.key import cpu_info
-from edgeopt.latency.onnx_writer import write_onnx
+from edgeopt.latency.parts import arch_part_specs
 from edgeopt.latency.relative import measure_relative
+from edgeopt.latency.standalone import part_file
 from edgeopt.utils import write_json_atomic
 
 RESULTS = Path(__file__).parent / "results" / "latency_blocks.json"
 THREADS = 2
-
-
-class Tail(nn.Module):
-    """The network after its last block: head conv, pool, classifier (as ``SpaceNet.forward``)."""
-
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.head, self.pool, self.classifier = net.head, net.pool, net.classifier
-
-    def forward(self, x: Tensor) -> Tensor:
-        out: Tensor = self.classifier(self.pool(self.head(x)).flatten(1))
-        return out
-
-
-def parts(net: nn.Module, resolution: int) -> list[tuple[nn.Module, tuple[int, ...]]]:
-    """The stem, each block and the tail, with the input shape each has in the network."""
-    modules: list[nn.Module] = [net.stem, *net.blocks, Tail(net)]
-    shapes: list[tuple[int, ...]] = []
-    x = torch.zeros(1, 3, resolution, resolution)
-    with torch.no_grad():
-        for module in modules:
-            shapes.append(tuple(x.shape))
-            x = module(x)
-    return list(zip(modules, shapes, strict=True))
-
-
-def part_key(module: nn.Module, shape: tuple[int, ...]) -> str:
-    """Same structure and input shape, same file (weights do not change the time)."""
-    return hashlib.sha1(f"{shape}|{module}".encode()).hexdigest()[:16]
 
 
 def main() -> None:
@@ -112,13 +82,10 @@ def main() -> None:
             file = work / f"arch-{hashlib.sha1(repr(arch).encode()).hexdigest()[:16]}.onnx"
             whole.append(file if file.is_file() else export_arch(arch, space, "onnxruntime", "fp32", file))
             keys = []
-            for module, shape in parts(net, arch.resolution):
-                key = part_key(module, shape)
-                if key not in part_files:  # BatchNorm folded first, as every exporter does
-                    part_files[key] = work / f"part-{key}.onnx"
-                    if not part_files[key].is_file():
-                        write_onnx(fuse(module, torch.zeros(shape)), shape, part_files[key])
-                keys.append(key)
+            for spec in arch_part_specs(arch, space):  # the parts a standalone table times
+                if spec.key not in part_files:
+                    part_files[spec.key] = part_file(spec, "fp32", work)
+                keys.append(spec.key)
             arch_parts.append(keys)
         print(f"{len(archs)} architectures, {len(part_files)} distinct parts written "
               f"({time.monotonic() - clock:.0f} s)", flush=True)

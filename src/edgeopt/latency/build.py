@@ -178,10 +178,7 @@ def build_table(
     table.entries.update(derived_entries(table, chosen))
     for resolution, width in probes:  # the probe files are only needed to resume
         Path(table.probes[probe_id(resolution, width)].artifact).unlink(missing_ok=True)
-    table = _finish(table, chosen, target, calibrate, seed, threads, rounds, report, total)
-    if workdir.is_dir() and not any(workdir.iterdir()):
-        workdir.rmdir()
-    return table
+    return _finish(table, chosen, target, calibrate, seed, threads, rounds, report, total)
 
 
 def _finish(table: LatencyTable, space: SearchSpace, target: Path, calibrate: int, seed: int, threads: int,

@@ -24,15 +24,17 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgeopt.errors import EdgeoptError
+
+if TYPE_CHECKING:
+    from edgeopt.runtime.onnxruntime_runner import OnnxRuntimeRunner
 
 BLOCK_WARMUP = 2
 
@@ -58,19 +60,11 @@ class RelativeResult:
         return [r * self.reference_ms for r in self.ratios]
 
 
-def quiet_session(path: Path, threads: int) -> Any:
-    """An ONNX Runtime session with edgeopt's options whose idle threads sleep instead of spinning."""
-    import onnxruntime as ort
+def quiet_runner(path: Path, threads: int) -> OnnxRuntimeRunner:
+    """An ONNX Runtime runner with edgeopt's options whose idle threads sleep instead of spinning."""
+    from edgeopt.runtime.onnxruntime_runner import OnnxRuntimeRunner
 
-    from edgeopt.runtime.onnxruntime_runner import session_options
-
-    options = session_options(threads)
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # ORT's pybind errors derive from Exception
-        raise EdgeoptError(f"ONNX Runtime cannot load {str(path)!r}: {str(exc).splitlines()[0][:300]}",
-                           hint="check that the file is a valid ONNX model") from exc
+    return OnnxRuntimeRunner(path, threads, spinning=False)
 
 
 def reference_file(directory: Path) -> Path:
@@ -125,45 +119,38 @@ def measure_relative(
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise EdgeoptError(f"{name} must be a positive integer, got {value!r}")
     with tempfile.TemporaryDirectory(prefix="edgeopt-reference-") as tmp:
-        ref_session = quiet_session(reference or reference_file(Path(tmp)), threads)
-    ref_feed = _feed(ref_session)
-    _block(ref_session, ref_feed, runs)
+        ref_runner = quiet_runner(reference or reference_file(Path(tmp)), threads)
+    ref_input = _input(ref_runner)
+    _block(ref_runner, ref_input, runs)
     fastest_ref = float("inf")
     pass_ratios: list[list[float]] = [[] for _ in paths]
     for pass_index in range(passes):
         for index, path in enumerate(paths):
-            session = quiet_session(path, threads)
-            feed = _feed(session)
-            _block(session, feed, runs)
+            runner = quiet_runner(path, threads)
+            batch = _input(runner)
+            _block(runner, batch, runs)
             ratios = []
             for round_index in range(rounds):
                 if round_index % 2:
-                    ref, own = _block(ref_session, ref_feed, runs), _block(session, feed, runs)
+                    ref, own = _block(ref_runner, ref_input, runs), _block(runner, batch, runs)
                 else:
-                    own, ref = _block(session, feed, runs), _block(ref_session, ref_feed, runs)
+                    own, ref = _block(runner, batch, runs), _block(ref_runner, ref_input, runs)
                 ratios.append(own / ref)
                 fastest_ref = min(fastest_ref, ref)
             pass_ratios[index].append(float(statistics.median(ratios)))
-            del session
+            del runner
             if progress is not None:
                 progress(pass_index * len(paths) + index + 1, passes * len(paths))
     return RelativeResult([float(statistics.median(r)) for r in pass_ratios], pass_ratios,
                           reference_ms if reference_ms is not None else fastest_ref)
 
 
-def _feed(session: Any) -> dict[str, np.ndarray]:
-    model_input = session.get_inputs()[0]
-    shape = [d if isinstance(d, int) and d > 0 else 1 for d in model_input.shape]
-    return {model_input.name: np.random.default_rng(0).standard_normal(shape).astype(np.float32)}
+def _input(runner: OnnxRuntimeRunner) -> np.ndarray:
+    """Seeded noise of the file's input shape (symbolic dimensions as 1)."""
+    shape = [d if d is not None and d > 0 else 1 for d in runner.input_shape]
+    return np.random.default_rng(0).standard_normal(shape).astype(np.float32)
 
 
-def _block(session: Any, feed: dict[str, np.ndarray], runs: int) -> float:
+def _block(runner: OnnxRuntimeRunner, batch: np.ndarray, runs: int) -> float:
     """Median ms of ``runs`` runs after :data:`BLOCK_WARMUP` untimed ones."""
-    for _ in range(BLOCK_WARMUP):
-        session.run(None, feed)
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter_ns()
-        session.run(None, feed)
-        samples.append((time.perf_counter_ns() - start) / 1e6)
-    return float(statistics.median(samples))
+    return runner.time(batch, warmup=BLOCK_WARMUP, runs=runs).median_ms

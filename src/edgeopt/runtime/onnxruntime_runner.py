@@ -37,8 +37,12 @@ if TYPE_CHECKING:  # no torch at run time: this runner works where only ONNX Run
 _QUIET = 3  # ORT log severity "error": its warnings (e.g. unused initializers) are not the user's
 
 
-def session_options(threads: int) -> ort.SessionOptions:
+def session_options(threads: int, *, spinning: bool = True) -> ort.SessionOptions:
     """The :class:`onnxruntime.SessionOptions` edgeopt runs every ONNX artifact with.
+
+    ``spinning=False`` makes idle intra-op threads sleep instead of spin: what
+    :mod:`edgeopt.latency.relative` times in, so one session's idle threads do not compete with
+    the next session's run.
 
     Example:
         >>> session_options(2).intra_op_num_threads
@@ -51,6 +55,8 @@ def session_options(threads: int) -> ort.SessionOptions:
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = _QUIET
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 
@@ -60,6 +66,7 @@ class OnnxRuntimeRunner(BaseRunner):
     Args:
         path: The ONNX file.
         threads: Intra-op threads (see the module docstring).
+        spinning: Whether idle intra-op threads spin (ONNX Runtime's default) or sleep.
 
     Raises:
         EdgeoptError: the file is missing or ONNX Runtime cannot load it.
@@ -67,14 +74,14 @@ class OnnxRuntimeRunner(BaseRunner):
 
     runtime = "onnxruntime"
 
-    def __init__(self, path: str | os.PathLike[str], threads: int = 2) -> None:
+    def __init__(self, path: str | os.PathLike[str], threads: int = 2, *, spinning: bool = True) -> None:
         self.path = Path(path)
         self.threads = threads
         if not self.path.is_file():
             raise EdgeoptError(f"ONNX file {str(self.path)!r} does not exist", hint="check the path")
         try:
             self.session = ort.InferenceSession(
-                str(self.path), session_options(threads), providers=["CPUExecutionProvider"]
+                str(self.path), session_options(threads, spinning=spinning), providers=["CPUExecutionProvider"]
             )
         except EdgeoptError:
             raise
