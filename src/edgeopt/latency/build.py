@@ -42,7 +42,7 @@ from edgeopt.latency.parts import space_part_specs
 from edgeopt.latency.predictor import fit_correction, fit_fallback
 from edgeopt.latency.probes import calibration_batch, make_probe_file, measure_probe
 from edgeopt.latency.standalone import RELATIVE_ROUNDS, build_standalone, measure_whole
-from edgeopt.latency.table import LatencyTable, ProbeRecord, cache_path
+from edgeopt.latency.table import LatencyTable, ProbeRecord, cache_path, probe_id
 from edgeopt.latency.units import block_units
 from edgeopt.models.spaces import Arch, SearchSpace, get_space
 
@@ -197,11 +197,6 @@ def _finish(table: LatencyTable, space: SearchSpace, target: Path, calibrate: in
     if workdir.is_dir() and not any(workdir.iterdir()):
         workdir.rmdir()
     return table
-
-
-def probe_id(resolution: int, width: float) -> str:
-    """``r160-w0.5``."""
-    return f"r{resolution}-w{width:g}"
 
 
 def _subset(name: str, given: Sequence[Any] | None, allowed: Sequence[Any]) -> list[Any]:

@@ -24,7 +24,7 @@ import torch
 
 from edgeopt.latency.parts import PartSpec, space_part_specs
 from edgeopt.latency.relative import measure_relative, reference_file
-from edgeopt.latency.table import Entry, LatencyTable
+from edgeopt.latency.table import Entry, LatencyTable, ProbeRecord, probe_id
 from edgeopt.models.spaces import SearchSpace
 
 CHUNK = 40
@@ -60,9 +60,6 @@ def part_file(spec: PartSpec, precision: str, directory: Path) -> Path:
 def build_standalone(table: LatencyTable, space: SearchSpace, sizes: Sequence[tuple[int, float]], threads: int,
                      workdir: Path, save: Callable[[], object], report: Report) -> None:
     """Write and time every part of ``space`` at these (resolution, width) pairs into ``table``."""
-    from edgeopt.latency.build import probe_id
-    from edgeopt.latency.table import ProbeRecord
-
     specs = {s.key: s for r, w in sizes for s in space_part_specs(space, w, r)}
     for resolution, width in sizes:  # which (resolution, width) pairs the table covers
         table.probes.setdefault(probe_id(resolution, width), ProbeRecord(width=width, resolution=resolution))

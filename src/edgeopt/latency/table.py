@@ -237,6 +237,11 @@ class LatencyTable(BaseModel):
         }
 
 
+def probe_id(resolution: int, width: float) -> str:
+    """A ``probes`` key: ``r160-w0.5``."""
+    return f"r{resolution}-w{width:g}"
+
+
 def cache_dir() -> Path:
     """Where tables are cached: ``$EDGEOPT_CACHE_DIR/latency`` or ``~/.cache/edgeopt/latency``."""
     root = os.environ.get("EDGEOPT_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "edgeopt")
