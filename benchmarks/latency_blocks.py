@@ -84,7 +84,7 @@ def main() -> None:
             keys = []
             for spec in arch_part_specs(arch, space):  # the parts a standalone table times
                 if spec.key not in part_files:
-                    part_files[spec.key] = part_file(spec, "fp32", work)
+                    part_files[spec.key] = part_file(spec, "onnxruntime", "fp32", work)
                 keys.append(spec.key)
             arch_parts.append(keys)
         print(f"{len(archs)} architectures, {len(part_files)} distinct parts written "

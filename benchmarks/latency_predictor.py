@@ -140,8 +140,8 @@ def run_config(runtime: str, precision: str, space: SearchSpace, archs: list[Arc
     for resolution in args.resolutions:  # one build per resolution: only the pairs sampled, resumed into one file
         widths = [w for w, r in args.pairs if r == resolution]
         table = build_table(space, runtime=runtime, threads=THREADS, precision=precision, resolutions=[resolution],
-                            widths=widths, passes=args.passes, rounds=args.table_rounds, path=path, calibrate=0,
-                            progress=show)
+                            widths=widths, passes=args.passes, rounds=args.table_rounds, method=args.method, path=path,
+                            calibrate=0, progress=show)
     build = {"seconds": round(table.seconds, 1), "probes": {pid: {"seconds": round(p.seconds, 1),
                                                                  "passes": len(p.passes)}
                                                            for pid, p in table.probes.items()},
@@ -153,9 +153,9 @@ def run_config(runtime: str, precision: str, space: SearchSpace, archs: list[Arc
     print(f"  exported {len(files)} architectures in {export_s:.0f} s", flush=True)
     start = time.monotonic()
     if table.method == "standalone":  # the truth in the table's unit: ratios to its reference network
-        truth = measure_whole(table, files, THREADS, passes=args.passes)
+        truth = measure_whole(table, files, THREADS, passes=table.passes)
     else:
-        truth = measure_files(files, THREADS, args.passes, args.rounds, runs=args.runs)
+        truth = measure_files(files, THREADS, table.passes, args.rounds, runs=args.runs)
     measure_s = time.monotonic() - start
     print(f"  measured in {measure_s:.0f} s: {min(truth):.2f}–{max(truth):.2f} ms", flush=True)
     for file in files:
@@ -208,11 +208,15 @@ def main() -> None:
     parser.add_argument("--pairs", nargs="+", default=None, metavar="WIDTH@RES",
                         help="only these (width, resolution) pairs, e.g. 0.35@224 1.3@128 (default: every "
                              "pair of --widths and --resolutions); the tables then cover just these")
-    parser.add_argument("--passes", type=int, default=3, help="passes for the table and the truth (min over them)")
+    parser.add_argument("--passes", type=int, default=None,
+                        help="passes for the table and the truth (default: the table method's, 2 standalone, 3 traced)")
     parser.add_argument("--rounds", type=int, default=5, help="gated rounds per pass (truth)")
-    parser.add_argument("--table-rounds", type=int, default=5, help="gated rounds per probe and pass (table)")
+    parser.add_argument("--table-rounds", type=int, default=None,
+                        help="rounds per probe or part and pass (table; default: the method's)")
     parser.add_argument("--runs", type=int, default=40, help="timed runs per file and pass (truth)")
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), help="runtime:precision pairs")
+    parser.add_argument("--method", choices=["standalone", "traced"], default=None,
+                        help="the tables' method (default: each runtime's, as build_table chooses)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reuse", type=Path, default=None,
                         help="a folder of files an earlier run exported for the same architectures "

@@ -37,9 +37,18 @@ def test_a_pinned_scale_is_the_unit_of_the_figures(tmp_path):
     assert result.ms[0] == pytest.approx(2.0 * result.ratios[0])
 
 
+def test_files_timed_in_one_group_keep_their_own_ratios(tmp_path):
+    small, large = _convs(tmp_path / "small.onnx", 1), _convs(tmp_path / "large.onnx", 8)
+    result = measure_relative([large, small, large, small, small], threads=1, passes=1, rounds=4, runs=3, group=3)
+    assert min(result.ratios[0], result.ratios[2]) > 3 * max(result.ratios[1], result.ratios[3], result.ratios[4])
+    assert all(len(p) == 1 for p in result.pass_ratios)  # the second group (2 files) measured too
+
+
 def test_bad_counts_and_files_are_refused(tmp_path):
     with pytest.raises(EdgeoptError, match="passes must be a positive integer"):
         measure_relative([tmp_path / "a.onnx"], passes=0)
+    with pytest.raises(EdgeoptError, match="group must be a positive integer"):
+        measure_relative([tmp_path / "a.onnx"], group=0)
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not onnx")
     with pytest.raises(EdgeoptError, match="cannot load"):

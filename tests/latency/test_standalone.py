@@ -1,5 +1,6 @@
 """Standalone tables: every part timed alone against a reference; parts match the network they
-come from; an interrupted build resumes; other methods and runtimes are refused."""
+come from; an interrupted build resumes; ExecuTorch builds one from its own programs; a table of
+the other method is not resumed."""
 
 from __future__ import annotations
 
@@ -96,9 +97,28 @@ def test_an_interrupted_standalone_build_resumes(tiny_space, tmp_path, monkeypat
     assert table.complete and all(len(e.passes) == 2 for e in table.entries.values())
 
 
-def test_other_runtimes_and_methods_are_refused(tiny_space, tmp_path, fast):
-    with pytest.raises(EdgeoptError, match="standalone table is measured in ONNX Runtime"):
-        build_table(tiny_space, runtime="executorch", method="standalone", path=tmp_path / "et.json")
+def test_an_executorch_standalone_table_times_its_own_programs(tiny_space, tmp_path):
+    path = tmp_path / "et.json"
+    table = build_table(tiny_space, path=path, **{**OPTIONS, "runtime": "executorch", "passes": 1})
+    assert table.method == "standalone" and table.key.runtime == "executorch"
+    assert set(table.entries) == {s.key for s in space_part_specs(tiny_space, 1.0, 16)}
+    assert all(e.ms > 0 and len(e.passes) == 1 for e in table.entries.values())
+    estimate = Predictor(table, threads=1).predict(tiny_space.sample(random.Random(0), width=1.0, resolution=16))
+    assert estimate.coverage == 1.0 and "executorch" in str(estimate) and "do not spin" not in str(estimate)
+
+
+def test_slow_part_files_are_written_by_worker_processes(tiny_space, tmp_path):
+    specs = list(space_part_specs(tiny_space, 1.0, 16))
+    phases = []
+    files = standalone_module.write_parts(specs, "onnxruntime", "int8", tmp_path, lambda *a: phases.append(a[2]),
+                                          workers=2)
+    assert set(files) == {s.key for s in specs} and all(f.is_file() and ".int8." in f.name for f in files.values())
+    assert any("2 processes" in label for label in phases)
+    again = standalone_module.write_parts(specs, "onnxruntime", "int8", tmp_path, lambda *a: phases.append(a[2]))
+    assert again == files and phases[-1].endswith(f"({len(specs)} already written)")
+
+
+def test_other_methods_are_refused(tiny_space, tmp_path, fast):
     with pytest.raises(EdgeoptError, match="unknown table method"):
         build_table(tiny_space, method="guess", path=tmp_path / "x.json")
     traced = tmp_path / "traced.json"

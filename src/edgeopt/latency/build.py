@@ -1,5 +1,8 @@
-"""Build a latency table on this machine: probe networks, measured per layer, de-noised, resumable.
+"""Build a latency table on this machine: measured, de-noised, resumable.
 
+Two methods. **Standalone** (ONNX Runtime's default; :mod:`edgeopt.latency.standalone`): every
+stem, block configuration and tail of the space is written as its own file and timed as a ratio
+to a reference network (:mod:`edgeopt.latency.relative`). **Traced** (ExecuTorch's default):
 :func:`build_table` makes one probe network per width and resolution of the space
 (:mod:`edgeopt.latency.packing`), writes it as the runtime's file — ONNX straight from the
 modules (:mod:`edgeopt.latency.onnx_writer`; int8 through ONNX Runtime's ``quantize_static`` with
@@ -94,8 +97,9 @@ def build_table(
         rounds: Rounds per probe or part and pass (default: 5 gated traced rounds; 15 alternating
             blocks against the reference); runs_per_round: runs per round.
         method: ``standalone`` (every part timed alone against a reference network,
-            :mod:`edgeopt.latency.standalone`; ONNX Runtime only, its default) or ``traced``
-            (probe networks traced per kernel; ExecuTorch's default).
+            :mod:`edgeopt.latency.standalone`; ONNX Runtime's default) or ``traced`` (probe
+            networks traced per kernel; ExecuTorch's default, as a standalone ExecuTorch table
+            exports every part through the XNNPACK flow).
         path: The table file (default: the cache, :func:`~edgeopt.latency.table.cache_path`).
         resume: Continue a table found at ``path`` (same key and space); False starts over.
         calibrate: Architectures to sample, measure whole and fit the correction on (0: none).
@@ -111,9 +115,6 @@ def build_table(
     method = method or ("standalone" if runtime == "onnxruntime" else "traced")
     if method not in ("standalone", "traced"):
         raise EdgeoptError(f"unknown table method {method!r}", hint="choose standalone or traced")
-    if method == "standalone" and runtime != "onnxruntime":
-        raise EdgeoptError(f"a standalone table is measured in ONNX Runtime, not {runtime}",
-                           hint="use method='traced' (--method traced) for ExecuTorch")
     passes = passes if passes is not None else (2 if method == "standalone" else 3)
     rounds = rounds if rounds is not None else (RELATIVE_ROUNDS if method == "standalone" else 5)
     for name, value in (("passes", passes), ("rounds", rounds), ("runs_per_round", runs_per_round)):

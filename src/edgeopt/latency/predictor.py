@@ -114,7 +114,7 @@ class Predictor:
         self.fallback = table.fallback or fit_fallback(table)
         self.label = key.describe()
         self.standalone = table.method == "standalone"
-        if self.standalone:  # what its entries were measured in (edgeopt.latency.relative)
+        if self.standalone and key.runtime == "onnxruntime":  # what its entries were measured in (relative.py)
             self.label += ", sessions that do not spin"
 
     def units(self, source: Arch | Any, input_size: Sequence[int] | None = None) -> tuple[list[Unit], list[str]]:

@@ -1,13 +1,12 @@
 """Build a standalone table: every part of the space timed alone, as a ratio to a reference.
 
-The ``standalone`` method of :func:`edgeopt.latency.build_table` (ONNX Runtime): every part
-(:mod:`edgeopt.latency.parts`) is written as its own ONNX file (straight from the modules after
-BatchNorm folding, :mod:`edgeopt.latency.onnx_writer`; int8 through ``quantize_static`` with
-edgeopt's options) and timed with :func:`edgeopt.latency.relative.measure_relative` against the
-table's reference network, in non-spinning sessions. An entry keeps each pass's *ratio*; its
-figure is the median ratio × the table's ``reference_ms`` (the fastest reference block seen
-while building), so every entry, and every whole model measured later against the same
-reference, shares one unit.
+The ``standalone`` method of :func:`edgeopt.latency.build_table`: every part
+(:mod:`edgeopt.latency.parts`) is written as the runtime's own file (:func:`part_file`) and timed
+with :func:`edgeopt.latency.relative.measure_relative` against the table's reference network
+(in ONNX Runtime, sessions that do not spin). An entry keeps each pass's *ratio*; its figure is
+the median ratio × the table's ``reference_ms`` (the fastest reference block seen while
+building), so every entry, and every whole model measured later against the same reference
+(:func:`measure_whole`), shares one unit.
 
 Resumable: part files already written are reused, and the table is saved after every chunk of
 :data:`CHUNK` parts of every pass; a resumed build measures only the parts a pass lacks.
@@ -15,9 +14,13 @@ Resumable: part files already written are reused, and the table is saved after e
 
 from __future__ import annotations
 
+import hashlib
+import multiprocessing
+import os
 import statistics
 import tempfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -28,33 +31,64 @@ from edgeopt.latency.table import Entry, LatencyTable, ProbeRecord, probe_id
 from edgeopt.models.spaces import SearchSpace
 
 CHUNK = 40
+POOL_FROM = 20  # parts to write before it pays to start processes (each imports torch: seconds)
 RELATIVE_ROUNDS = 15
 Report = Callable[[str, int, str], None]
 
 
-def part_file(spec: PartSpec, precision: str, directory: Path) -> Path:
-    """Write a part's ONNX file into ``directory`` (reused if there) and return its path."""
-    import hashlib
-
+def part_file(spec: PartSpec, runtime: str, precision: str, directory: Path) -> Path:
+    """Write a part as the runtime's file into ``directory`` (reused if there) and return its path:
+    BatchNorm folded, as every exporter does, then :func:`~edgeopt.latency.probes.make_probe_file`
+    (ONNX straight from the modules, int8 through ``quantize_static``; ExecuTorch through
+    edgeopt's exporter and PT2E flow)."""
     from edgeopt.fuse.fuser import fuse
-    from edgeopt.latency.onnx_writer import write_onnx
-    from edgeopt.latency.probes import calibration_batch, quantize_onnx_file
+    from edgeopt.latency.probes import make_probe_file
 
-    name = hashlib.sha1(spec.key.encode()).hexdigest()[:16]
-    path = directory / (f"{name}.int8.onnx" if precision == "int8" else f"{name}.onnx")
+    path = _part_path(spec, runtime, precision, directory)
     if path.is_file():
         return path
-    directory.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    module = fuse(spec.module(), torch.zeros(spec.input_shape))  # BatchNorm folded, as every exporter does
-    if precision == "fp32":
-        write_onnx(module, spec.input_shape, path)
-        return path
-    with tempfile.TemporaryDirectory(prefix="edgeopt-part-") as tmp:
-        fp32 = Path(tmp) / "part.onnx"
-        write_onnx(module, spec.input_shape, fp32)
-        quantize_onnx_file(fp32, path, calibration_batch(spec.input_shape, 8).numpy())
+    module = fuse(spec.module(), torch.zeros(spec.input_shape))
+    make_probe_file(module, spec.input_shape, runtime, precision, path)
     return path
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)  # one process per core: torch's own threads would only compete
+
+
+def _part_path(spec: PartSpec, runtime: str, precision: str, directory: Path) -> Path:
+    name = hashlib.sha1(spec.key.encode()).hexdigest()[:16]
+    suffix = ".pte" if runtime == "executorch" else ".onnx"
+    return directory / (f"{name}.int8{suffix}" if precision == "int8" else f"{name}{suffix}")
+
+
+def write_parts(specs: list[PartSpec], runtime: str, precision: str, directory: Path, report: Report,
+                workers: int | None = None) -> dict[str, Path]:
+    """Every part's file, by key. Lowering through ExecuTorch (~1.3 s a part, ~4 s in int8) and
+    ONNX Runtime's int8 quantizer (~0.3 s) take far longer than timing a part, so those files are
+    written by ``workers`` processes (default: one per core); ONNX fp32 parts (milliseconds) here."""
+    todo = [s for s in specs if not _part_path(s, runtime, precision, directory).is_file()]
+    workers = workers or min(os.cpu_count() or 1, 4)
+    report("export", 0, f"writing {len(todo)} part files ({len(specs) - len(todo)} already written)")
+    if workers > 1 and len(todo) >= POOL_FROM and (runtime, precision) != ("onnxruntime", "fp32"):
+        context = multiprocessing.get_context("spawn")  # no fork of a process holding torch's and ORT's threads
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
+            try:
+                pending = [pool.submit(part_file, spec, runtime, precision, directory) for spec in todo]
+                for index, future in enumerate(pending):
+                    future.result()
+                    if index % CHUNK == 0:
+                        report("export", index, f"writing part files ({index}/{len(todo)}, {workers} processes)")
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    else:
+        for index, spec in enumerate(todo):
+            if index % CHUNK == 0:
+                report("export", index, f"writing part files ({index}/{len(todo)})")
+            part_file(spec, runtime, precision, directory)
+    return {spec.key: _part_path(spec, runtime, precision, directory) for spec in specs}
 
 
 def build_standalone(table: LatencyTable, space: SearchSpace, sizes: Sequence[tuple[int, float]], threads: int,
@@ -63,12 +97,8 @@ def build_standalone(table: LatencyTable, space: SearchSpace, sizes: Sequence[tu
     specs = {s.key: s for r, w in sizes for s in space_part_specs(space, w, r)}
     for resolution, width in sizes:  # which (resolution, width) pairs the table covers
         table.probes.setdefault(probe_id(resolution, width), ProbeRecord(width=width, resolution=resolution))
-    files: dict[str, Path] = {}
-    for index, (key, spec) in enumerate(specs.items()):
-        if index % CHUNK == 0:
-            report("export", index, f"writing part files ({index}/{len(specs)})")
-        files[key] = part_file(spec, table.key.precision, workdir)
-    reference = reference_file(workdir)
+    files = write_parts(list(specs.values()), table.key.runtime, table.key.precision, workdir, report)
+    reference = reference_file(workdir, table.key.runtime)
     for key, spec in specs.items():
         unit = spec.unit(key)
         old = table.entries.get(key)
@@ -105,6 +135,6 @@ def measure_whole(table: LatencyTable, files: Sequence[Path], threads: int, pass
     """Whole-model figures in a standalone table's unit (the same reference, its scale pinned)."""
     with tempfile.TemporaryDirectory(prefix="edgeopt-reference-") as tmp:
         result = measure_relative(files, threads=threads, passes=passes, rounds=table.rounds,
-                                  runs=table.runs_per_round, reference=reference_file(Path(tmp)),
+                                  runs=table.runs_per_round, reference=reference_file(Path(tmp), table.key.runtime),
                                   reference_ms=table.reference_ms, progress=progress)
     return result.ms
