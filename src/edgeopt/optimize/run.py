@@ -178,13 +178,21 @@ def _decide(outcome: OptimizeOutcome, rows: list[dict[str, Any]], context: RunCo
     if not feasible:
         raise _nothing_feasible(rows, context.config)
     _note_other_cpus(outcome, rows)
+
+    def within_bounds(row: dict[str, Any]) -> bool:
+        return all(v <= 0 for v in violations(row, accuracy, context))
+
     top: list[dict[str, Any]] = []
+    seen: set[tuple[str, str, str, int]] = set()
     for row in feasible:
+        if row_key(row) in seen:  # before local_row: a worker's row would be made here again for nothing
+            continue
+        seen.add(row_key(row))
         row = local_row(row, context)
-        if row.get("made_here") and any(v > 0 for v in violations(row, accuracy, context)):
+        if row.get("made_here") and not within_bounds(row):
             say(f"  {row_name(row)}: its file made here breaks a bound; not a candidate")
             continue
-        if row_key(row) not in {row_key(t) for t in top}:
+        if row_key(row) not in {row_key(t) for t in top}:  # two workers' rows of one choice share a file here
             top.append(row)
         if len(top) == context.config.confirm_top:
             break
@@ -194,8 +202,7 @@ def _decide(outcome: OptimizeOutcome, rows: list[dict[str, Any]], context: RunCo
     outcome.confirmed = figures
 
     def refine(kept: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
-        return fallback_step(kept, steps, context, lambda row: all(v <= 0 for v in violations(row, accuracy, context)),
-                             say)
+        return fallback_step(kept, steps, context, within_bounds, say)
 
     chosen, outcome.steps = gated_chain(winner, reference, rows, context, say, refine=refine,
                                         localize=lambda row: local_row(row, context))

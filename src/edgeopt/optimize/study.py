@@ -84,8 +84,10 @@ def join_study(url: str, name: str, *, grace_s: int) -> tuple[optuna.Study, Opti
     if name not in names:
         raise EdgeoptError(f"no study {name!r} in the storage (studies there: {', '.join(names[:5]) or 'none'})",
                            hint="start the run first (`edgeopt optimize MODEL -o RUN_DIR --storage URL`)")
-    config = study_options(optuna.load_study(study_name=name, storage=db), name)
-    return optuna.load_study(study_name=name, storage=db, sampler=make_sampler(config)), config
+    study = optuna.load_study(study_name=name, storage=db)
+    config = study_options(study, name)
+    study.sampler = make_sampler(config)  # the run's sampler options, known only once its options are read
+    return study, config
 
 
 def study_options(study: optuna.Study, name: str) -> OptimizeConfig:

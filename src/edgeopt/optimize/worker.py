@@ -73,8 +73,9 @@ def join(run_dir: str | os.PathLike[str], *, storage: str | None = None, study_n
     root.mkdir(parents=True, exist_ok=True)
     say(f"worker: joining study {name!r} in {redacted(url)}; files in {root}")
     run_cpu = (study.user_attrs.get(MEASURED_ON_ATTR) or {}).get("cpu")
-    if run_cpu and run_cpu != measured_on()["cpu"]:
-        say(f"note: this CPU ({measured_on()['cpu']}) is not the run's ({run_cpu}): this worker's latencies steer "
+    here_cpu = measured_on()["cpu"]
+    if run_cpu and run_cpu != here_cpu:
+        say(f"note: this CPU ({here_cpu}) is not the run's ({run_cpu}): this worker's latencies steer "
             "the search; the run times its candidates again on its own machine")
     context, runtimes, _notes, bf16, threads = context_for(config, root, say)
     objective = objective_for(study, context, runtimes, bf16, threads)
