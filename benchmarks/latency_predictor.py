@@ -108,6 +108,27 @@ def mac_constant(macs: list[float], truth: list[float]) -> float:
     return float(x.sum() / (x * x).sum())
 
 
+def calibration_sizes(table: Any, archs: list[Arch], truth: list[float], train: list[int], test: list[int],
+                      subsets: int = 100) -> dict[int, dict[str, float]]:
+    """How surely a correction fitted on n architectures holds: refit on random n-subsets of the
+    train split (the product's ``fit_correction``) and score each on the whole test split."""
+    result: dict[int, dict[str, float]] = {}
+    for n in (4, 6, 8, 12):
+        if n >= len(train):
+            continue
+        mapes, within = [], []
+        for seed in range(subsets):
+            chosen = random.Random(seed).sample(train, n)
+            fit_correction(table, [(archs[i], truth[i]) for i in chosen])
+            predictor = Predictor(table, threads=THREADS)
+            row = errors([predictor.predict(archs[i]).ms for i in test], [truth[i] for i in test])
+            mapes.append(row["mape"])
+            within.append(row["within_10"])
+        result[n] = {"subsets": subsets, "mape_median": float(np.median(mapes)),
+                     "within_10_median": float(np.median(within)), "within_10_p5": float(np.percentile(within, 5))}
+    return result
+
+
 def export(arch: Arch, index: int, space: SearchSpace, runtime: str, precision: str, work: Path,
            reuse: Path | None) -> Path:
     """The architecture's file, from edgeopt's own flow (:func:`export_arch`). ONNX Runtime int8
@@ -162,6 +183,7 @@ def run_config(runtime: str, precision: str, space: SearchSpace, archs: list[Arc
         if file.suffix != ".onnx" or precision == "int8":  # ONNX Runtime's int8 files are quantized from fp32's
             file.unlink(missing_ok=True)
 
+    sizes = calibration_sizes(table, archs, truth, train, test)
     fit_correction(table, [(archs[i], truth[i]) for i in train])
     predictor = Predictor(table, threads=THREADS)
     predictor.predict(archs[0])  # warm
@@ -188,6 +210,7 @@ def run_config(runtime: str, precision: str, space: SearchSpace, archs: list[Arc
         "baseline_macs": {**errors([constant * m for m in pick(macs)], pick(truth)), "ms_per_gmac": constant * 1e9},
         "baseline_roofline": {**errors(pick(roofline), pick(truth)), "precision": roof_precision},
         "predict_ms": {"median": statistics.median(seconds) * 1e3, "max": max(seconds) * 1e3},
+        "calibration_sizes": sizes,
         "seconds": round(time.monotonic() - clock, 1),
     }
     for name in ("predictor", "baseline_macs", "baseline_roofline"):
@@ -196,6 +219,10 @@ def run_config(runtime: str, precision: str, space: SearchSpace, archs: list[Arc
               f"worst {r['worst']:+.1%}", flush=True)
     print(f"  one prediction: {result['predict_ms']['median']:.3f} ms median, {result['predict_ms']['max']:.3f} max",
           flush=True)
+    for n, row in sizes.items():
+        print(f"  correction fitted on {n:>2} train archs ({row['subsets']} subsets): "
+              f"MAPE median {row['mape_median']:.1%}, within ±10% median {row['within_10_median']:.0%}, "
+              f"5th percentile {row['within_10_p5']:.0%}", flush=True)
     return result
 
 

@@ -55,16 +55,18 @@ def build(
     width: list[float] = typer.Option(None, "--width",
                                       help="Width multipliers to cover (repeat; default: the space's)."),
     method: str = typer.Option(None, "--method",
-                               help="standalone: every stem, block and tail timed alone as a ratio to a reference "
-                                    "network (ONNX Runtime; its default); traced: probe networks traced per kernel "
-                                    "(ExecuTorch's default). See docs/latency.md."),
+                               help="standalone (default): every stem, block and tail timed alone as a ratio to a "
+                                    "reference network; traced: probe networks traced per kernel (an ExecuTorch "
+                                    "table builds faster, with a larger error). See docs/latency.md."),
     passes: int = typer.Option(None, "--passes",
                                help="Passes over every part or probe (default: 2 standalone, 3 traced)."),
     rounds: int = typer.Option(None, "--rounds",
                                help="Rounds per part or probe and pass (default: 15 standalone, 5 traced)."),
     runs: int = typer.Option(10, "--runs", help="Timed runs per round."),
-    calibrate: int = typer.Option(6, "--calibrate",
-                                  help="Architectures measured whole to fit the correction (0: none)."),
+    calibrate: int = typer.Option(12, "--calibrate",
+                                  help="Architectures measured whole to fit the correction (0: none). Fewer fit "
+                                       "it less surely: with 6, 1 fit in 20 had < 90% of held-out models within "
+                                       "10% (docs/latency.md)."),
     out: Path = typer.Option(None, "--out", "-o", help="Table file (default: the cache, see docs/latency.md)."),
     restart: bool = typer.Option(False, "--restart", help="Start over instead of resuming a table found at --out."),
     as_json: bool = typer.Option(False, "--json", help="Print the table's summary as JSON."),

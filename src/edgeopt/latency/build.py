@@ -1,8 +1,8 @@
 """Build a latency table on this machine: measured, de-noised, resumable.
 
-Two methods. **Standalone** (ONNX Runtime's default; :mod:`edgeopt.latency.standalone`): every
-stem, block configuration and tail of the space is written as its own file and timed as a ratio
-to a reference network (:mod:`edgeopt.latency.relative`). **Traced** (ExecuTorch's default):
+Two methods. **Standalone** (the default; :mod:`edgeopt.latency.standalone`): every stem,
+block configuration and tail of the space is written as its own file and timed as a ratio to a
+reference network (:mod:`edgeopt.latency.relative`). **Traced**:
 :func:`build_table` makes one probe network per width and resolution of the space
 (:mod:`edgeopt.latency.packing`), writes it as the runtime's file — ONNX straight from the
 modules (:mod:`edgeopt.latency.onnx_writer`; int8 through ONNX Runtime's ``quantize_static`` with
@@ -96,10 +96,10 @@ def build_table(
             figure; 2 standalone, whose ratios repeat within a few percent).
         rounds: Rounds per probe or part and pass (default: 5 gated traced rounds; 15 alternating
             blocks against the reference); runs_per_round: runs per round.
-        method: ``standalone`` (every part timed alone against a reference network,
-            :mod:`edgeopt.latency.standalone`; ONNX Runtime's default) or ``traced`` (probe
-            networks traced per kernel; ExecuTorch's default, as a standalone ExecuTorch table
-            exports every part through the XNNPACK flow).
+        method: ``standalone`` (the default: every part timed alone against a reference
+            network, :mod:`edgeopt.latency.standalone`) or ``traced`` (probe networks traced per
+            kernel: a faster ExecuTorch build, since it lowers one probe per width and
+            resolution instead of every part, but a larger error; docs/latency.md).
         path: The table file (default: the cache, :func:`~edgeopt.latency.table.cache_path`).
         resume: Continue a table found at ``path`` (same key and space); False starts over.
         calibrate: Architectures to sample, measure whole and fit the correction on (0: none).
@@ -112,7 +112,7 @@ def build_table(
     """
     check_runtime(runtime)
     check_precision(precision)
-    method = method or ("standalone" if runtime == "onnxruntime" else "traced")
+    method = method or "standalone"
     if method not in ("standalone", "traced"):
         raise EdgeoptError(f"unknown table method {method!r}", hint="choose standalone or traced")
     passes = passes if passes is not None else (2 if method == "standalone" else 3)
