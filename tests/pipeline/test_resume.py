@@ -173,7 +173,8 @@ def test_ctrl_c_on_the_command_line_says_how_to_resume(write_recipe, tmp_path):
     script = (f"import sys; sys.path.insert(0, {str(HERE)!r})\nimport pipeline_test_steps\n"
               "from edgeopt.cli import main\nsys.argv = ['edgeopt', *sys.argv[1:]]\nmain()\n")
     proc = subprocess.Popen([sys.executable, "-c", script, "run", recipe, "-o", str(run_dir), "--no-report"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
     try:
         deadline = time.monotonic() + 120
         while not marker.exists():
@@ -188,3 +189,10 @@ def test_ctrl_c_on_the_command_line_says_how_to_resume(write_recipe, tmp_path):
     assert err.strip().splitlines()[-1] == (f"interrupted; finished steps are kept: continue with "
                                             f"`edgeopt run {recipe} -o {run_dir} --no-report --resume`")
     assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"
+
+
+def default_sigint() -> None:
+    """Run in the child before exec: Ctrl-C's default action. A shell without job control starts
+    background jobs (e.g. `make test &`) with SIGINT ignored, the child inherits that, and Python
+    then installs no KeyboardInterrupt handler: the SIGINT this test sends would do nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -66,7 +66,7 @@ def test_ctrl_c_keeps_finished_trials_and_resume_continues(tiny_space_file: Path
             "--supernet-epochs", "1", "--latency", "measure", "--top-k", "0", "-o", str(run)]
     url = f"sqlite:///{run / 'search.db'}"
     process = subprocess.Popen([*args, "--trials", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=default_sigint)
     try:
         wait_for(lambda: (run / "search.db").exists() and sum(t.state == COMPLETE for t in _trials(url)) >= 2,
                   300, "two finished trials", process)
@@ -81,3 +81,10 @@ def test_ctrl_c_keeps_finished_trials_and_resume_continues(tiny_space_file: Path
                              timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert sum(t.state == COMPLETE for t in _trials(url)) == len(kept) + 1
+
+
+def default_sigint() -> None:
+    """Run in the child before exec: Ctrl-C's default action. A shell without job control starts
+    background jobs (e.g. `make test &`) with SIGINT ignored, the child inherits that, and Python
+    then installs no KeyboardInterrupt handler: the SIGINT this test sends would do nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
