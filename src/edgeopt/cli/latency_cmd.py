@@ -65,8 +65,8 @@ def build(
     runs: int = typer.Option(10, "--runs", help="Timed runs per round."),
     calibrate: int = typer.Option(12, "--calibrate",
                                   help="Architectures measured whole to fit the correction (0: none). Fewer fit "
-                                       "it less surely: with 6, 1 fit in 20 had < 90% of held-out models within "
-                                       "10% (docs/latency.md)."),
+                                       "it less surely: with 6, 1 fit in 20 left only 80% (int8) of held-out models "
+                                       "within 10% (docs/latency.md)."),
     out: Path = typer.Option(None, "--out", "-o", help="Table file (default: the cache, see docs/latency.md)."),
     restart: bool = typer.Option(False, "--restart", help="Start over instead of resuming a table found at --out."),
     as_json: bool = typer.Option(False, "--json", help="Print the table's summary as JSON."),

@@ -94,8 +94,8 @@ def build_table(
         widths: The width multipliers to cover (default: the space's).
         passes: Passes over all probes or parts (default: 3 traced, for the minimum-of-medians
             figure; 2 standalone, whose ratios repeat within a few percent).
-        rounds: Rounds per probe or part and pass (default: 5 gated traced rounds; 15 alternating
-            blocks against the reference); runs_per_round: runs per round.
+        rounds: Rounds per probe or part and pass (default: 5 gated traced rounds; 15 grouped
+            rounds between reference blocks); runs_per_round: runs per round.
         method: ``standalone`` (the default: every part timed alone against a reference
             network, :mod:`edgeopt.latency.standalone`) or ``traced`` (probe networks traced per
             kernel: a faster ExecuTorch build, since it lowers one probe per width and

@@ -114,14 +114,14 @@ def measure_relative(
     group: int = 8,
     progress: Callable[[int, int], None] | None = None,
 ) -> RelativeResult:
-    """Time each ONNX file against the reference network (see the module docstring).
+    """Time each ONNX or ExecuTorch file against the reference network (see the module docstring).
 
     Args:
         paths: ONNX or ExecuTorch files (any input shape; each is fed seeded noise of its own
             shape), timed with :func:`timing_runner`.
         threads: Intra-op threads of every session.
         passes: Passes over all files (a file's passes lie a whole pass apart).
-        rounds: Alternating file / reference blocks per file and pass.
+        rounds: Rounds per group and pass (a block of each file of the group, then a reference block).
         runs: Timed runs per block.
         reference: The reference file (default: :func:`reference_file` in ONNX, written to a
             temp dir).
