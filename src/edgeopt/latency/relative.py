@@ -146,9 +146,10 @@ def measure_relative(
     for _ in range(passes):
         for start in range(0, len(paths), group):
             timed = [_Timed(timing_runner(path, threads), runs) for path in paths[start : start + group]]
-            for index, ratio in enumerate(_group_ratios(timed, reference_block, rounds)):
+            ratios, reference_fastest = _group_ratios(timed, reference_block, rounds)
+            for index, ratio in enumerate(ratios):
                 pass_ratios[start + index].append(ratio)
-            fastest_ref = min(fastest_ref, reference_block.fastest)
+            fastest_ref = min(fastest_ref, reference_fastest)
             del timed
             done += min(group, len(paths) - start)
             if progress is not None:
@@ -158,34 +159,33 @@ def measure_relative(
 
 
 class _Timed:
-    """A runner, its seeded input and block timing; ``fastest`` is its fastest block so far."""
+    """A runner, its seeded input and block timing."""
 
     def __init__(self, runner: BaseRunner, runs: int) -> None:
-        self.runner, self.runs, self.fastest = runner, runs, float("inf")
+        self.runner, self.runs = runner, runs
         self.batch = _input(runner)
         self.block()  # untimed first block: allocations, first-run kernel choices
 
     def block(self) -> float:
         """Median ms of ``runs`` runs after :data:`BLOCK_WARMUP` untimed ones."""
-        ms = self.runner.time(self.batch, warmup=BLOCK_WARMUP, runs=self.runs).median_ms
-        self.fastest = min(self.fastest, ms)
-        return ms
+        return self.runner.time(self.batch, warmup=BLOCK_WARMUP, runs=self.runs).median_ms
 
 
-def _group_ratios(files: list[_Timed], reference: _Timed, rounds: int) -> list[float]:
+def _group_ratios(files: list[_Timed], reference: _Timed, rounds: int) -> tuple[list[float], float]:
     """Per file, the median over rounds of its block / the mean of the two reference blocks around
-    it. A round is one block of every file, in an order that is reversed every other round, so
-    no file always sits next to the same reference block."""
+    it, and the reference's fastest block. A round is one block of every file, in an order that
+    is reversed every other round, so no file always sits next to the same reference block."""
     ratios: list[list[float]] = [[] for _ in files]
-    before = reference.block()
+    before = fastest = reference.block()
     for round_index in range(rounds):
         order = list(range(len(files)))[:: -1 if round_index % 2 else 1]
         own = {index: files[index].block() for index in order}
         after = reference.block()
+        fastest = min(fastest, after)
         for index, ms in own.items():
             ratios[index].append(2 * ms / (before + after))
         before = after
-    return [float(statistics.median(r)) for r in ratios]
+    return [float(statistics.median(r)) for r in ratios], fastest
 
 
 def _input(runner: BaseRunner) -> np.ndarray:

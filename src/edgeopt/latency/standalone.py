@@ -19,7 +19,7 @@ import multiprocessing
 import os
 import statistics
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -70,25 +70,29 @@ def write_parts(specs: list[PartSpec], runtime: str, precision: str, directory: 
     written by ``workers`` processes (default: one per core); ONNX fp32 parts (milliseconds) here."""
     todo = [s for s in specs if not _part_path(s, runtime, precision, directory).is_file()]
     workers = workers or min(os.cpu_count() or 1, 4)
-    report("export", 0, f"writing {len(todo)} part files ({len(specs) - len(todo)} already written)")
-    if workers > 1 and len(todo) >= POOL_FROM and (runtime, precision) != ("onnxruntime", "fp32"):
-        context = multiprocessing.get_context("spawn")  # no fork of a process holding torch's and ORT's threads
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
-            try:
-                pending = [pool.submit(part_file, spec, runtime, precision, directory) for spec in todo]
-                for index, future in enumerate(pending):
-                    future.result()
-                    if index % CHUNK == 0:
-                        report("export", index, f"writing part files ({index}/{len(todo)}, {workers} processes)")
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-    else:
-        for index, spec in enumerate(todo):
-            if index % CHUNK == 0:
-                report("export", index, f"writing part files ({index}/{len(todo)})")
-            part_file(spec, runtime, precision, directory)
+    pooled = workers > 1 and len(todo) >= POOL_FROM and (runtime, precision) != ("onnxruntime", "fp32")
+    how = f", {workers} processes" if pooled else ""
+    report("export", 0, f"writing {len(todo)} part files{how} ({len(specs) - len(todo)} already written)")
+    written = _written_in_pool(todo, runtime, precision, directory, workers) if pooled else (
+        part_file(spec, runtime, precision, directory) for spec in todo)
+    for index, _ in enumerate(written, start=1):
+        if index % CHUNK == 0:
+            report("export", index, f"writing part files ({index}/{len(todo)}{how})")
     return {spec.key: _part_path(spec, runtime, precision, directory) for spec in specs}
+
+
+def _written_in_pool(todo: list[PartSpec], runtime: str, precision: str, directory: Path,
+                     workers: int) -> Iterator[Path]:
+    """Write the parts in ``workers`` spawned processes; yield each path, in order, once written."""
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding torch's and ORT's threads
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
+        try:
+            pending = [pool.submit(part_file, spec, runtime, precision, directory) for spec in todo]
+            for future in pending:
+                yield future.result()
+        except BaseException:  # an error, Ctrl-C or the caller stopping early: drop the queued parts
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
 
 def build_standalone(table: LatencyTable, space: SearchSpace, sizes: Sequence[tuple[int, float]], threads: int,
