@@ -70,6 +70,15 @@ SUFFIX = {("onnxruntime", "fp32"): ".onnx", ("onnxruntime", "int8"): ".int8.onnx
           ("executorch", "fp32"): ".pte", ("executorch", "int8"): ".int8.pte"}
 
 
+def width_at_resolution(text: str) -> tuple[float, int]:
+    """An argparse type: ``"0.35@224"`` → ``(0.35, 224)``."""
+    width, _, resolution = text.partition("@")
+    try:
+        return float(width), int(resolution)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTH@RESOLUTION such as 0.35@224, got {text!r}") from None
+
+
 def sample_archs(space: SearchSpace, count: int, pairs: list[tuple[float, int]], seed: int) -> list[Arch]:
     """``count`` distinct architectures; (width, resolution) pairs cycled, every block choice random."""
     rng = random.Random(seed)
@@ -232,7 +241,7 @@ def main() -> None:
     parser.add_argument("--test-share", type=float, default=0.5, help="share of them held out")
     parser.add_argument("--widths", type=float, nargs="+", default=None, help="default: the space's")
     parser.add_argument("--resolutions", type=int, nargs="+", default=None, help="default: the space's")
-    parser.add_argument("--pairs", nargs="+", default=None, metavar="WIDTH@RES",
+    parser.add_argument("--pairs", nargs="+", type=width_at_resolution, default=None, metavar="WIDTH@RES",
                         help="only these (width, resolution) pairs, e.g. 0.35@224 1.3@128 (default: every "
                              "pair of --widths and --resolutions); the tables then cover just these")
     parser.add_argument("--passes", type=int, default=None,
@@ -255,7 +264,6 @@ def main() -> None:
     args.widths = args.widths or list(space.widths)
     args.resolutions = args.resolutions or list(space.resolutions)
     if args.pairs:
-        args.pairs = [(float(p.split("@")[0]), int(p.split("@")[1])) for p in args.pairs]
         args.widths = sorted({w for w, _ in args.pairs})
         args.resolutions = sorted({r for _, r in args.pairs})
     else:
