@@ -7,6 +7,7 @@ figure.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -130,3 +131,17 @@ def test_every_xnnpack_operator_maps_to_a_model_layer(tiny, rows, tmp_path):
     _check_complete(result, rows)
     assert result.mapping == "order"
     assert any("DWConv" in k.op for k in result.kernels)
+
+
+def test_onnx_kernel_times_are_net_of_the_profilers_cost(onnx_files):
+    fast = {**FAST, "runs_per_round": 20}
+    net = profile_layers(onnx_files[1], None, threads=1, **fast)
+    raw = profile_layers(onnx_files[1], None, threads=1, net_of_tracer=False, **fast)
+    assert raw.tracer_cost_ms is None and raw.tracer_share is None
+    assert net.tracer_cost_ms is not None and net.tracer_cost_ms >= 0.0 and 0.0 < (net.tracer_share or 0.0) <= 1.0
+    assert net.layer_sum_ms == pytest.approx(sum(k.ms for k in net.kernels))
+    assert all(k.ms >= 0.0 for k in net.kernels)
+    # every kernel names the tensors its event lists: what the cost is split by
+    tracer = kernel_trace.open_tracer(onnx_files[1], "onnx", threads=1)
+    tracer.run(np.zeros(SIZE, dtype=np.float32))
+    assert all(k.tensors >= 2 for k in tracer.finish().kernels)

@@ -130,7 +130,11 @@ def summary_lines(profile: LayerProfile) -> list[str]:
                      f"{profile.coverage:.0%} of it; the rest ({rest:+.4f} ms) is runtime overhead outside kernels "
                      "(input/output binding, the delegate call)"
                      + (" net of the tracer's own cost" if rest < 0 else ""))
-    if profile.traced_run_ms and profile.whole_model_ms and profile.traced_run_ms > 1.1 * profile.whole_model_ms:
+    if profile.tracer_cost_ms is not None:
+        lines.append(f"ONNX Runtime's profiler lengthens every kernel it times: {profile.tracer_cost_ms:.4f} ms "
+                     f"({profile.tracer_share:.0%} of the traced run's extra time, the share measured inside kernel "
+                     "events on probe chains) is taken off the layer times")
+    elif profile.traced_run_ms and profile.whole_model_ms and profile.traced_run_ms > 1.1 * profile.whole_model_ms:
         lines.append(f"the traced run took {profile.traced_run_ms:.4f} ms: the runtime's tracer slows kernels "
                      f"(×{profile.traced_run_ms / profile.whole_model_ms:.2f}), so layer times are upper bounds")
     layout = sum(layer.layout_ms for layer in profile.layers)

@@ -73,6 +73,9 @@ def _profile_block(candidate: str, art: Artifact, prof: LayerProfile) -> Markup:
     if prof.whole_model_ms is not None and prof.coverage is not None:
         facts.append(f"whole model in the same run: {fmt_ms(prof.whole_model_ms)} — the layers are "
                      f"{prof.coverage:.0%} of it; the rest is runtime overhead outside kernels")
+    if prof.tracer_cost_ms is not None:
+        facts.append(f"ONNX Runtime's profiler cost inside kernel events ({fmt_ms(prof.tracer_cost_ms)}, measured) "
+                     "is taken off the layer times")
     if more > 0:
         facts.append(f"{more} faster layers not shown")
     note = tag("p", "; ".join(facts) + "." + (f" {prof.note}." if prof.note else ""), class_="muted")

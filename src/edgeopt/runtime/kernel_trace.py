@@ -63,12 +63,15 @@ class TracedKernel:
         kind: ``compute``, ``layout`` (a conversion the runtime inserted) or ``qdq``
             (quantize/dequantize), or ``delegate`` (a whole delegate call, operators unknown).
         node: The graph node it runs, where the runtime says (ONNX node key), else ``""``.
+        tensors: Inputs and outputs its event lists (ONNX Runtime: what the profiler formats
+            while the kernel's clock runs, see :mod:`edgeopt.runtime.tracer_cost`), else 0.
     """
 
     name: str
     op: str
     kind: str
     node: str = ""
+    tensors: int = 0
 
 
 @dataclass
@@ -161,10 +164,13 @@ class OrtTracer:
         nodes = [e for e in events if e.get("cat") == "Node" and str(e.get("name", "")).endswith("_kernel_time")]
         order: dict[str, int] = {}
         ops: dict[str, str] = {}
+        tensors: dict[str, int] = {}
         for event in sorted(nodes, key=lambda e: e["ts"]):
             name = event["name"][: -len("_kernel_time")]
             order.setdefault(name, len(order))
-            ops.setdefault(name, str(event.get("args", {}).get("op_name", "")))
+            args = event.get("args", {})
+            ops.setdefault(name, str(args.get("op_name", "")))
+            tensors.setdefault(name, _listed(args.get("input_type_shape")) + _listed(args.get("output_type_shape")))
         times = np.zeros((len(runs), len(order)))
         starts = np.array([start for start, _ in runs])
         for event in nodes:
@@ -172,11 +178,11 @@ class OrtTracer:
             if 0 <= run < len(runs) and event["ts"] <= runs[run][1]:
                 times[run, order[event["name"][: -len("_kernel_time")]]] += event["dur"] / 1000.0
         names = sorted(order, key=order.__getitem__)
-        kernels = self._resolve(names, ops)
+        kernels = self._resolve(names, ops, tensors)
         run_ms = np.array([(end - start) / 1000.0 for start, end in runs])
         return KernelTrace("onnxruntime", kernels, times, run_ms, self.graph)
 
-    def _resolve(self, names: list[str], ops: dict[str, str]) -> list[TracedKernel]:
+    def _resolve(self, names: list[str], ops: dict[str, str], tensors: dict[str, int]) -> list[TracedKernel]:
         optimized = {node.name: node for node in self._optimized.node if node.name}
         resolved: list[TracedKernel] = []
         for name in names:
@@ -186,7 +192,7 @@ class OrtTracer:
                 # A fused conv named after its last node (the activation, the add): it runs the conv.
                 node = self.graph.owner.get(node, node)
             kind = "layout" if op in _ORT_LAYOUT else "qdq" if op_class(op) == "qdq" else "compute"
-            resolved.append(TracedKernel(name, op, kind, node))
+            resolved.append(TracedKernel(name, op, kind, node, tensors.get(name, 0)))
         # What the names do not tell: a layout kernel before a node (ReorderInput, Transpose)
         # converts that node's input; any other kernel (a fused node ORT named <op>_<index>)
         # belongs with the kernel that ran before it.
@@ -197,7 +203,7 @@ class OrtTracer:
             later = next((k.node for k in resolved[index + 1:] if k.node), "")
             earlier = next((k.node for k in reversed(out[:index]) if k.node), "")
             node = (later or earlier) if kernel.kind == "layout" else (earlier or later)
-            out[index] = TracedKernel(kernel.name, kernel.op, kernel.kind, node)
+            out[index] = TracedKernel(kernel.name, kernel.op, kernel.kind, node, kernel.tensors)
         return out
 
     def _original_node(self, name: str, optimized: Any) -> str:
@@ -223,6 +229,16 @@ class OrtTracer:
                 Path(self.session.end_profiling()).unlink(missing_ok=True)
             self.session = None
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def _listed(value: Any) -> int:
+    """How many tensors an event argument lists (a JSON list, or its text in older builds)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return 0
+    return len(value) if isinstance(value, list) else 0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,8 +12,11 @@ the block that were not outliers.
 
 The layer times add up to the sum of the kernels; the difference to the whole-model latency is
 what no kernel accounts for: the runtime's per-call overhead (input binding, the delegate call,
-output copies) and, on the other side, the tracer's own cost. :attr:`LayerProfile.rest_ms` says
-how much that is.
+output copies) and, on the other side, what tracing left in the kernel times.
+:attr:`LayerProfile.rest_ms` says how much that is. ONNX Runtime's profiler lengthens every
+kernel event by a few µs of its own work; the share of the traced run's extra time that lies
+inside the events is measured on this host and taken off (:mod:`edgeopt.runtime.tracer_cost`,
+:attr:`LayerProfile.tracer_cost_ms`).
 
 MACs, bytes and roofline estimates per layer are added by :mod:`edgeopt.latency` (which sits
 above the device models); this module only measures and maps.
@@ -49,6 +52,7 @@ from edgeopt.runtime.layer_map import (
     map_ordered_kernels,
 )
 from edgeopt.runtime.timing import LatencyStats, interleaved_latency
+from edgeopt.runtime.tracer_cost import ort_tracer_cost
 
 OUTLIER_FACTOR = 1.25  # runs slower than this x the block's median run are left out of the means
 NOT_MAPPED = "(not mapped)"
@@ -124,6 +128,10 @@ class LayerProfile:
         whole_model_ms: The file's latency without tracing, measured in the same run.
         whole_model_spread_ms: Min and max of its round medians.
         traced_run_ms: The runtime's own time per traced run (tracer cost included).
+        tracer_cost_ms: Per run, the profiler's own cost taken off the kernel times (ONNX
+            Runtime, see :mod:`edgeopt.runtime.tracer_cost`); None when nothing was taken off.
+        tracer_share: The share of the traced run's extra time taken as lying inside kernel
+            events (measured on probe chains); None with ``tracer_cost_ms``.
         mapping: How kernels were mapped (see :class:`KernelMapping`).
         note: What is missing or approximate ("" when nothing).
         rounds: Interleaved rounds; runs_per_round: traced runs per round; retries: blocks redone.
@@ -142,6 +150,8 @@ class LayerProfile:
     whole_model_ms: float | None = None
     whole_model_spread_ms: tuple[float, float] | None = None
     traced_run_ms: float | None = None
+    tracer_cost_ms: float | None = None
+    tracer_share: float | None = None
     mapping: str = "none"
     note: str = ""
     rounds: int = 0
@@ -215,6 +225,7 @@ def profile_layers(
     warmup: int = 10,
     gate_retries: int = DEFAULT_GATE_RETRIES,
     whole_model: bool = True,
+    net_of_tracer: bool = True,
 ) -> LayerProfile:
     """Measure where a deployed file spends its time, per layer, in its own runtime.
 
@@ -232,6 +243,11 @@ def profile_layers(
         gate_retries: Redos allowed for a block timed in a slow phase.
         whole_model: Also time the file untraced, interleaved with the traced runs (the
             reference the layer sum is compared with); False halves the time taken.
+        net_of_tracer: Take ONNX Runtime's profiler cost off the kernels (its events are
+            several µs longer than the kernels): the traced run's extra time over the untraced
+            one, times the share of it inside kernel events measured on this host before the
+            rounds (:mod:`edgeopt.runtime.tracer_cost`). Needs ``whole_model``. ExecuTorch's
+            kernels are not corrected (its layer sum stays below the untraced run).
 
     Returns:
         The :class:`LayerProfile`. If the runtime build cannot trace kernels, ``traced`` is
@@ -259,6 +275,7 @@ def profile_layers(
         return LayerProfile(**base, traced=False, whole_model_ms=alone.median_ms, whole_model_spread_ms=alone.spread_ms,
                             note=f"no per-layer figures: {why}; the whole-model latency is measured", rounds=rounds,
                             runs_per_round=runs_per_round, retries=alone.retries)
+    cost = ort_tracer_cost(threads) if net_of_tracer and whole_model and tracer.runtime == "onnxruntime" else None
     timer = _TracedTimer(tracer)
     timed: dict[str, Any] = {"traced": timer, "plain": plain} if whole_model else {"traced": timer}
     try:
@@ -270,6 +287,13 @@ def profile_layers(
         raise EdgeoptError(f"tracing {str(art.path)!r} failed: {why}") from None
     blocks = timer.kept_blocks(stats["traced"])
     times, spread = _kernel_figures(trace, blocks)
+    if cost is not None and "plain" in stats:
+        tensors = [kernel.tensors for kernel in trace.kernels]
+        extra = stats["traced"].median_ms - stats["plain"].median_ms
+        net = cost.net(times, tensors, extra)
+        base["tracer_cost_ms"] = float(times.sum() - net.sum())
+        base["tracer_share"] = cost.in_event_share
+        times, spread = net, cost.net(spread, tensors, extra)
     mapping = _map(trace, rows)
     return _assemble(base, trace, mapping, times, spread, stats, blocks, runs_per_round)
 
