@@ -1,7 +1,9 @@
-"""Polling another process's progress in tests (a study it writes, a file it creates)."""
+"""Another process in tests: polling its progress (a study it writes, a file it creates), and
+starting it so that the Ctrl-C a test sends reaches it."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -28,3 +30,11 @@ def wait_for(condition: Callable[[], bool], seconds: float, what: str,
             pass
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def default_sigint() -> None:
+    """A ``preexec_fn``: Ctrl-C's default action in the child, before exec. A shell without job
+    control starts background jobs (e.g. `make test &`) with SIGINT ignored, the child inherits
+    that, and Python then installs no KeyboardInterrupt handler: a SIGINT the test sends would do
+    nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -14,6 +14,7 @@ from pipeline_test_steps import counts
 
 from edgeopt.errors import EdgeoptError
 from edgeopt.pipeline import run_recipe
+from waiting import default_sigint
 
 HERE = Path(__file__).parent
 
@@ -189,10 +190,3 @@ def test_ctrl_c_on_the_command_line_says_how_to_resume(write_recipe, tmp_path):
     assert err.strip().splitlines()[-1] == (f"interrupted; finished steps are kept: continue with "
                                             f"`edgeopt run {recipe} -o {run_dir} --no-report --resume`")
     assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"
-
-
-def default_sigint() -> None:
-    """Run in the child before exec: Ctrl-C's default action. A shell without job control starts
-    background jobs (e.g. `make test &`) with SIGINT ignored, the child inherits that, and Python
-    then installs no KeyboardInterrupt handler: the SIGINT this test sends would do nothing."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -15,7 +15,7 @@ import pytest
 from edgeopt.search.config import SearchConfig
 from edgeopt.search.run import join, search
 from edgeopt.search.study import open_storage
-from waiting import wait_for
+from waiting import default_sigint, wait_for
 
 EDGEOPT = [sys.executable, "-c", "from edgeopt.cli import main; main()"]
 State = optuna.trial.TrialState
@@ -81,10 +81,3 @@ def test_ctrl_c_keeps_finished_trials_and_resume_continues(tiny_space_file: Path
                              timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert sum(t.state == COMPLETE for t in _trials(url)) == len(kept) + 1
-
-
-def default_sigint() -> None:
-    """Run in the child before exec: Ctrl-C's default action. A shell without job control starts
-    background jobs (e.g. `make test &`) with SIGINT ignored, the child inherits that, and Python
-    then installs no KeyboardInterrupt handler: the SIGINT this test sends would do nothing."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
