@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +37,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from latency_predictor import errors, mac_constant, sample_archs, split
+from latency_predictor import errors, mac_constant, run_header, sample_archs, split, width_at_resolution
 
 from edgeopt.analysis import profile
 from edgeopt.latency import build_model, export_arch, get_space, measure_files
-from edgeopt.latency.key import cpu_info
 from edgeopt.latency.parts import arch_part_specs
 from edgeopt.latency.relative import measure_relative
 from edgeopt.latency.standalone import part_file
@@ -55,7 +53,8 @@ THREADS = 2
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archs", type=int, default=24)
-    parser.add_argument("--pairs", nargs="+", default=["0.35@224", "1.3@128"], metavar="WIDTH@RES")
+    parser.add_argument("--pairs", nargs="+", type=width_at_resolution, default=[(0.35, 224), (1.3, 128)],
+                        metavar="WIDTH@RES")
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--runs", type=int, default=40)
@@ -68,7 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     space = get_space("mobilenet_v2")
-    pairs = [(float(p.split("@")[0]), int(p.split("@")[1])) for p in args.pairs]
+    pairs = args.pairs
     archs = sample_archs(space, args.archs, pairs, args.seed)
     train, test = split(len(archs), 0.5, args.seed)
     clock = time.monotonic()
@@ -118,8 +117,7 @@ def main() -> None:
     constant = mac_constant([macs[i] for i in train], [truth[i] for i in train])
     pick = lambda values: [values[i] for i in test]  # noqa: E731
     result: dict[str, Any] = {
-        "command": " ".join(["python", "benchmarks/latency_blocks.py", *sys.argv[1:]]),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "cpu": cpu_info()[0],
+        **run_header("latency_blocks.py"),
         "threads": THREADS, "method": args.method, "pairs": pairs, "archs": len(archs), "train": train, "test": test,
         "distinct_parts": len(part_files), "measure_seconds": round(measure_s, 1),
         "truth_first_ms": first, "truth_second_ms": second,

@@ -25,17 +25,15 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from latency_predictor import sample_archs, width_at_resolution
+from latency_predictor import run_header, sample_archs, width_at_resolution
 
 from edgeopt.latency import export_arch, get_space, measure_files
-from edgeopt.latency.key import cpu_info
 from edgeopt.latency.relative import measure_relative
 from edgeopt.utils import write_json_atomic
 
@@ -70,13 +68,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     space = get_space("mobilenet_v2")
-    pairs = args.pairs
-    archs = sample_archs(space, args.archs, pairs, args.seed)
-    result: dict[str, Any] = {
-        "command": " ".join(["python", "benchmarks/latency_noise.py", *sys.argv[1:]]),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "cpu": cpu_info()[0],
-        "threads": THREADS, "archs": len(archs), "pairs": pairs,
-    }
+    archs = sample_archs(space, args.archs, args.pairs, args.seed)
+    result: dict[str, Any] = {**run_header("latency_noise.py"), "threads": THREADS, "archs": len(archs),
+                              "pairs": args.pairs}
     with tempfile.TemporaryDirectory(prefix="edgeopt-noise-") as tmp:
         files = [export_arch(a, space, "onnxruntime", "fp32", Path(tmp) / f"a{i}.onnx") for i, a in enumerate(archs)]
         print(f"{len(files)} files exported", flush=True)

@@ -79,6 +79,15 @@ def width_at_resolution(text: str) -> tuple[float, int]:
         raise argparse.ArgumentTypeError(f"expected WIDTH@RESOLUTION such as 0.35@224, got {text!r}") from None
 
 
+def run_header(script: str) -> dict[str, Any]:
+    """What every latency benchmark's JSON starts with: the command that reruns it, when, on
+    which CPU."""
+    from edgeopt.latency.key import cpu_info
+
+    return {"command": " ".join(["python", f"benchmarks/{script}", *sys.argv[1:]]),
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "cpu": cpu_info()[0]}
+
+
 def sample_archs(space: SearchSpace, count: int, pairs: list[tuple[float, int]], seed: int) -> list[Arch]:
     """``count`` distinct architectures; (width, resolution) pairs cycled, every block choice random."""
     rng = random.Random(seed)

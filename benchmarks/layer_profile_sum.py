@@ -20,7 +20,6 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +27,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from latency_predictor import SUFFIX, sample_archs, width_at_resolution
+from latency_predictor import SUFFIX, run_header, sample_archs, width_at_resolution
 
 from edgeopt.latency import build_model, export_arch, get_space, layer_breakdown
-from edgeopt.latency.key import cpu_info
 from edgeopt.utils import write_json_atomic
 
 RESULTS = Path(__file__).parent / "results" / "layer_profile_sum.json"
@@ -82,13 +80,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     space = get_space("mobilenet_v2")
-    pairs = args.pairs
-    archs = sample_archs(space, args.archs, pairs, args.seed)
-    result: dict[str, Any] = {
-        "command": " ".join(["python", "benchmarks/layer_profile_sum.py", *sys.argv[1:]]),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "cpu": cpu_info()[0],
-        "threads": THREADS, "archs": len(archs), "pairs": pairs, "configs": {},
-    }
+    archs = sample_archs(space, args.archs, args.pairs, args.seed)
+    result: dict[str, Any] = {**run_header("layer_profile_sum.py"), "threads": THREADS, "archs": len(archs),
+                              "pairs": args.pairs, "configs": {}}
     with tempfile.TemporaryDirectory(prefix="edgeopt-layer-sum-") as tmp:
         for config in args.configs:
             runtime, precision = config.split(":")
