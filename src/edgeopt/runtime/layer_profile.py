@@ -287,7 +287,7 @@ def profile_layers(
         raise EdgeoptError(f"tracing {str(art.path)!r} failed: {why}") from None
     blocks = timer.kept_blocks(stats["traced"])
     times, spread = _kernel_figures(trace, blocks)
-    if cost is not None and "plain" in stats:
+    if cost is not None:  # measured only with whole_model, so the untraced figure is there
         tensors = [kernel.tensors for kernel in trace.kernels]
         extra = stats["traced"].median_ms - stats["plain"].median_ms
         net = cost.net(times, tensors, extra)
